@@ -1,0 +1,26 @@
+"""Registration of every world with gymnasium under the ``ceaseless/`` namespace."""
+
+from __future__ import annotations
+
+import gymnasium as gym
+
+from worlds.bandit import DriftingBandit
+from worlds.core import World
+from worlds.forager import Forager
+
+#: Every single-agent world, by gymnasium id, in the order ``ceaseless worlds`` lists them.
+WORLDS: dict[str, type[World]] = {cls.id: cls for cls in (DriftingBandit, Forager)}
+
+
+def register_worlds() -> None:
+    """Register each world's ``Env`` and native ``VectorEnv`` (idempotent)."""
+    for world_id, world_class in WORLDS.items():
+        if world_id in gym.registry:
+            continue
+        gym.register(
+            id=world_id,
+            entry_point=world_class.make_env,
+            vector_entry_point=world_class.make_vector_env,
+            max_episode_steps=None,
+            order_enforce=True,
+        )
