@@ -8,8 +8,14 @@ from worlds.bandit import DriftingBandit
 from worlds.core import World
 from worlds.forager import Forager
 
-#: Every single-agent world, by gymnasium id, in the order ``ceaseless worlds`` lists them.
-WORLDS: dict[str, type[World]] = {cls.id: cls for cls in (DriftingBandit, Forager)}
+# Every single-agent world (and single-agent view of a multi-agent world), in listing order.
+WORLD_CLASSES: tuple[type[World], ...] = (
+    DriftingBandit,
+    Forager,
+)
+
+#: Every world by gymnasium id.
+WORLDS: dict[str, type[World]] = {cls.id: cls for cls in WORLD_CLASSES}
 
 
 def register_worlds() -> None:
