@@ -6,6 +6,7 @@ import argparse
 import sys
 from collections import Counter
 from collections.abc import Sequence
+from pathlib import Path
 
 import numpy as np
 
@@ -75,6 +76,31 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    """Evaluate an agent on a suite and write a results bundle."""
+    from leaderboard.evaluate import evaluate
+    from leaderboard.protocol import AgentSpec, SubmissionError
+    from worlds.suites import get_suite
+
+    try:
+        suite = get_suite(args.suite)
+        agent = AgentSpec.parse(args.agent)
+        out = Path(args.out or f"ceaseless-out/{agent.name}-{suite.name}")
+        manifest = evaluate(agent, suite, out, seeds=args.seeds, budget=args.budget, workers=args.workers,
+                            backend=args.backend, address=args.address, resume=args.resume,
+                            in_process=args.in_process, worlds_only=args.world, steps=args.steps)
+    except (SubmissionError, ValueError, FileExistsError) as error:
+        print(f"ceaseless evaluate: {error}", file=sys.stderr)
+        return 2
+    runs = manifest["runs"]
+    print(f"{len(runs)} runs of {agent.name} on {suite.name} written to {out}/ (manifest.json)")
+    if not manifest["official"]:
+        print("note: --in-process results are for debugging and are marked unofficial")
+    for error in manifest["errors"]:
+        print(f"error: {error['error']}", file=sys.stderr)
+    return 1 if manifest["errors"] else 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="ceaseless",
@@ -91,6 +117,22 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--seed", type=int, default=0)
     demo.add_argument("--show", type=int, default=5, help="change points to print per world")
     demo.set_defaults(func=cmd_demo)
+
+    evaluate = sub.add_parser("evaluate", help="run an agent on a suite under the compute clock")
+    evaluate.add_argument("agent", help="a .py file, a directory with agent.py, or an importable module")
+    evaluate.add_argument("--suite", default="quick-v1")
+    evaluate.add_argument("--seeds", type=int, default=None, help="how many public seeds (default: all)")
+    evaluate.add_argument("--budget", choices=("ladder", "beta0", "unlimited"), default="ladder")
+    evaluate.add_argument("--workers", type=int, default=None, help="parallel runs (default: CPU count)")
+    evaluate.add_argument("--backend", choices=("local", "ray"), default="local")
+    evaluate.add_argument("--address", default=None, help="Ray cluster address (default: a local instance)")
+    evaluate.add_argument("--out", default=None, help="results directory (default ceaseless-out/AGENT-SUITE)")
+    evaluate.add_argument("--resume", action="store_true", help="continue an interrupted evaluation in --out")
+    evaluate.add_argument("--in-process", action="store_true",
+                          help="run the agent inside the harness (debugging only; results are unofficial)")
+    evaluate.add_argument("--world", action="append", default=None, help="only this world (repeatable)")
+    evaluate.add_argument("--steps", type=int, default=None, help="override the stream length (testing)")
+    evaluate.set_defaults(func=cmd_evaluate)
     return parser
 
 

@@ -411,6 +411,9 @@ class ChangeEngine:
         self.stationary = bool(stationary)
         seasons = [name for name, p in self.processes.items() if isinstance(p, Season)]
         self._season = seasons[0] if seasons else None
+        #: When a list, every realised change point of instance 0 is appended to it as its block is
+        #: generated (ahead of time: consumers keep those with step < the current step).
+        self.log: list[ChangePoint] | None = None
         self.t = 0
         self.block_start = 0
         self._keys: np.ndarray | None = None
@@ -459,6 +462,12 @@ class ChangeEngine:
         self._any_event = np.zeros((len(keys), length), dtype=bool)
         for block in self._blocks.values():
             self._any_event |= block.events
+        if self.log is not None and self._any_event[0].any():
+            for name, process in self.processes.items():
+                block = self._blocks[name]
+                for k in np.flatnonzero(block.events[0]):
+                    self.log.append(ChangePoint(self.block_start + int(k), process.kind,
+                                                float(block.magnitude[0, k]), name))
 
     # -- reading -------------------------------------------------------------------------------
     @property
@@ -496,6 +505,10 @@ class ChangeEngine:
             for name, process in self.processes.items()
             if self._blocks[name].events[instance, k]
         )
+
+    def season_process(self) -> Season | None:
+        """The Season process that defines the regime id, if the world has one."""
+        return self.processes[self._season] if self._season is not None else None
 
     def regime_of(self, instance: int) -> int:
         """The recurring regime id of one instance (see :meth:`regime`)."""

@@ -253,6 +253,12 @@ class World(ABC):
             self._new_block()
         return self._observe(), rewards
 
+    def observe(self) -> np.ndarray:
+        """The current observations (e.g. after :meth:`set_state`), without stepping."""
+        if not self._reset_done:
+            raise RuntimeError(f"{self.id}: call reset(seeds) before observe()")
+        return self._observe()
+
     def step_one(self, action: Any) -> tuple[np.ndarray, float]:
         """Step a batch of one with a single action: ``(observation, reward)``. Worlds may
         override this with a faster path; a parity test holds it equal to :meth:`step`."""

@@ -1,0 +1,2 @@
+def make_agent(observation_space):
+    return None

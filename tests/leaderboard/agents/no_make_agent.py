@@ -1,0 +1,2 @@
+def make_agents(observation_space, action_space, seed):
+    return None

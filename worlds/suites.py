@@ -1,0 +1,144 @@
+"""Versioned suites: which worlds, with which config, for how long, on which budget and seeds.
+
+A suite version is frozen: any change to its entries makes a new version, and scores compare only
+within one suite version. Public seeds are for development; official boards run on hidden seeds
+derived from a secret salt that is not in this repository -- the suite stores only the salt's
+sha256, so a board can later prove which seeds it used by revealing the salt.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+LADDER = (-3, -2, -1, 0, 1, 2)  # budgets beta0 * 2**k
+UNLIMITED = "unlimited"
+
+
+@dataclass(frozen=True)
+class SuiteEntry:
+    """One world of a suite. ``beta0`` is the agent's CPU budget per world step, in seconds;
+    ``fallback`` is the world's fallback action (what happens when the agent is absent or slow)."""
+
+    world_id: str
+    steps: int
+    beta0: float
+    fallback: Any
+    config: tuple[tuple[str, Any], ...] = ()
+
+    @property
+    def config_dict(self) -> dict[str, Any]:
+        return dict(self.config)
+
+    @property
+    def short_name(self) -> str:
+        return self.world_id.split("/")[-1]
+
+
+@dataclass(frozen=True)
+class Suite:
+    name: str
+    description: str
+    entries: tuple[SuiteEntry, ...]
+    public_seeds: tuple[int, ...]
+    hidden_salt_sha256: str
+    start_credit: float = 10.0  # CPU seconds for imports and warm-up
+    credit_cap_steps: int = 1000  # credit never exceeds start_credit or this many steps of budget
+    fault_penalty: float = 1.0  # CPU seconds charged for each fault (besides the restart)
+    max_faults: int = 3
+    call_timeout: float = 10.0  # seconds for one agent call
+    memory_limit: int = 4 << 30  # bytes of address space for the agent process
+    ladder: tuple[int, ...] = field(default=LADDER)
+
+    def entry(self, world_id: str) -> SuiteEntry:
+        for entry in self.entries:
+            if entry.world_id == world_id or entry.short_name == world_id:
+                return entry
+        raise ValueError(f"suite {self.name} has no world {world_id!r}; it has "
+                         f"{', '.join(e.world_id for e in self.entries)}")
+
+    def budgets(self, entry: SuiteEntry, which: str = "ladder") -> list[tuple[str, float]]:
+        """(label, beta) pairs: ``ladder`` = beta0 * 2**k for k in the ladder plus unlimited;
+        ``beta0`` = just beta0; ``unlimited`` = just the unlimited track."""
+        if which == "unlimited":
+            return [(UNLIMITED, float("inf"))]
+        if which == "beta0":
+            return [(budget_label(0), entry.beta0)]
+        if which == "ladder":
+            return [(budget_label(k), entry.beta0 * 2.0**k) for k in self.ladder] + [(UNLIMITED, float("inf"))]
+        raise ValueError(f"budget={which!r} is not one of ladder, beta0, unlimited")
+
+    def seeds(self, count: int | None = None, salt: str | None = None, world_id: str = "") -> list[int]:
+        """Public seeds, or hidden ones when ``salt`` is given (checked against the stored hash)."""
+        n = len(self.public_seeds) if count is None else count
+        if n < 1:
+            raise ValueError(f"seeds={n} must be at least 1")
+        if salt is None:
+            if n > len(self.public_seeds):
+                raise ValueError(f"suite {self.name} has {len(self.public_seeds)} public seeds, asked for {n}")
+            return list(self.public_seeds[:n])
+        if hashlib.sha256(salt.encode()).hexdigest() != self.hidden_salt_sha256:
+            raise ValueError(f"the salt does not match suite {self.name}'s committed hash "
+                             f"{self.hidden_salt_sha256[:12]}...")
+        return [hidden_seed(salt, self.name, world_id, i) for i in range(n)]
+
+    def digest(self) -> str:
+        """sha256 of the suite's definition: results carry it, so a bundle for another suite
+        version (or a tampered one) is recognised."""
+        return hashlib.sha256(json.dumps(self.to_json(), sort_keys=True).encode()).hexdigest()
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "name": self.name, "public_seeds": list(self.public_seeds),
+            "hidden_salt_sha256": self.hidden_salt_sha256, "start_credit": self.start_credit,
+            "credit_cap_steps": self.credit_cap_steps, "fault_penalty": self.fault_penalty,
+            "max_faults": self.max_faults, "call_timeout": self.call_timeout,
+            "memory_limit": self.memory_limit, "ladder": list(self.ladder),
+            "entries": [{"world_id": e.world_id, "steps": e.steps, "beta0": e.beta0, "fallback": e.fallback,
+                         "config": dict(e.config)} for e in self.entries],
+        }
+
+
+def budget_label(k: int) -> str:
+    """``x1`` for beta0, ``x0.125`` for beta0 / 8, ..."""
+    return f"x{2.0**k:g}"
+
+
+def hidden_seed(salt: str, suite: str, world_id: str, index: int) -> int:
+    digest = hashlib.sha256(f"{salt}|{suite}|{world_id}|{index}".encode()).digest()
+    return int.from_bytes(digest[:8], "little") >> 1
+
+
+_HIDDEN_SALT_SHA256 = "c2bf0191b5d0c4cc9b77bc76681d2eab73eaa7a98de07daa1ec45c9f30eeff54"
+
+QUICK_V1 = Suite(
+    name="quick-v1",
+    description="every world, short streams: a minute on 2 cores for a cheap agent",
+    entries=(
+        SuiteEntry("ceaseless/DriftingBandit-v0", steps=20_000, beta0=20e-6, fallback=0),
+        SuiteEntry("ceaseless/Forager-v0", steps=20_000, beta0=50e-6, fallback=0),
+    ),
+    public_seeds=(0, 1, 2),
+    hidden_salt_sha256=_HIDDEN_SALT_SHA256,
+)
+
+CORE_V1 = Suite(
+    name="core-v1",
+    description="the reference suite: every world, long streams",
+    entries=(
+        SuiteEntry("ceaseless/DriftingBandit-v0", steps=200_000, beta0=20e-6, fallback=0),
+        SuiteEntry("ceaseless/Forager-v0", steps=200_000, beta0=50e-6, fallback=0),
+    ),
+    public_seeds=(0, 1, 2, 3, 4),
+    hidden_salt_sha256=_HIDDEN_SALT_SHA256,
+)
+
+SUITES: dict[str, Suite] = {suite.name: suite for suite in (QUICK_V1, CORE_V1)}
+
+
+def get_suite(name: str) -> Suite:
+    if name not in SUITES:
+        raise ValueError(f"unknown suite {name!r}; known: {', '.join(SUITES)}")
+    return SUITES[name]
