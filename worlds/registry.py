@@ -5,13 +5,23 @@ from __future__ import annotations
 import gymnasium as gym
 
 from worlds.bandit import DriftingBandit
+from worlds.commons import Commons
+from worlds.control import DriftingControl
 from worlds.core import World
+from worlds.economy import CraftingEconomy
 from worlds.forager import Forager
+from worlds.maze import ShiftingMaze
+from worlds.prediction import PredictionStream
 
 # Every single-agent world (and single-agent view of a multi-agent world), in listing order.
 WORLD_CLASSES: tuple[type[World], ...] = (
     DriftingBandit,
     Forager,
+    CraftingEconomy,
+    PredictionStream,
+    DriftingControl,
+    ShiftingMaze,
+    Commons,
 )
 
 #: Every world by gymnasium id.
