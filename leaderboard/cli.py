@@ -18,6 +18,8 @@ def _describe_space(space) -> str:
         return f"Discrete({space.n})"
     if isinstance(space, spaces.Box):
         return f"Box{tuple(space.shape)} {space.dtype}"
+    if isinstance(space, spaces.MultiDiscrete):
+        return f"MultiDiscrete({np.asarray(space.nvec).tolist()})"
     return str(space)
 
 
@@ -101,6 +103,90 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     return 1 if manifest["errors"] else 0
 
 
+def cmd_suites(args: argparse.Namespace) -> int:
+    """List the suites: worlds, stream lengths, budgets and seeds."""
+    from worlds.suites import SUITES, TUNING_SEEDS
+
+    for suite in SUITES.values():
+        print(f"{suite.name}: {suite.description}")
+        print(f"  public seeds {list(suite.public_seeds)}; hidden seeds from a salt with sha256 "
+              f"{suite.hidden_salt_sha256[:16]}...; budget ladder beta0 x 2^k, k in {list(suite.ladder)}, "
+              "plus unlimited")
+        for entry in suite.entries:
+            config = f" config {entry.config_dict}" if entry.config else ""
+            print(f"  {entry.world_id:<32} {entry.steps:>9,} steps  beta0 {entry.beta0 * 1e6:6.0f} us/step  "
+                  f"fallback {entry.fallback}{config}")
+    print(f"tuning seeds (for choosing hyper-parameters, never for evaluation): {list(TUNING_SEEDS)}")
+    return 0
+
+
+def _store(args: argparse.Namespace):
+    from leaderboard.store import Store
+
+    return Store(args.db)
+
+
+def cmd_submit(args: argparse.Namespace) -> int:
+    """Validate a submission, run it on the suite's seeds (or accept --results), record it."""
+    from leaderboard.protocol import SubmissionError
+    from leaderboard.store import StoreError
+    from leaderboard.submit import submit
+
+    try:
+        with _store(args) as store:
+            summary = submit(args.directory, store, suite_name=args.suite, results=args.results,
+                             workers=args.workers, backend=args.backend)
+    except (SubmissionError, StoreError, ValueError, FileNotFoundError) as error:
+        print(f"ceaseless submit: {error}", file=sys.stderr)
+        return 2
+    seeds = "hidden" if summary["hidden_seeds"] else "public"
+    print(f"recorded {summary['name']}: {summary['runs']} runs on {summary['suite']} ({seeds} seeds), "
+          f"{summary['status']}")
+    return 0
+
+
+def cmd_verify(args: argparse.Namespace) -> int:
+    """Re-run a random 10-20% of a submission's runs and compare."""
+    from leaderboard.protocol import SubmissionError
+    from leaderboard.submit import verify
+
+    try:
+        with _store(args) as store:
+            report = verify(args.name, store, fraction=args.fraction, seed=args.seed)
+    except (SubmissionError, ValueError) as error:
+        print(f"ceaseless verify: {error}", file=sys.stderr)
+        return 2
+    for outcome in report["outcomes"]:
+        print(f"  {outcome['run_id']:<40} {outcome['outcome']:<9} {outcome['detail']}")
+    verdict = "verified" if report["accepted"] else "REJECTED (a re-run did not match)"
+    print(f"{report['name']}: {report['checked']} runs re-run: {verdict}")
+    return 0 if report["accepted"] else 1
+
+
+def cmd_board(args: argparse.Namespace) -> int:
+    """Score the store and print or write the board."""
+    from leaderboard.board import publish
+
+    try:
+        published = publish(args.db, out_dir=args.out, formats=tuple(args.format), suite=args.suite,
+                            reference=args.reference)
+    except ValueError as error:
+        print(f"ceaseless board: {error}", file=sys.stderr)
+        return 2
+    for text in published.get("printed", []):
+        print(text)
+    for path in published.get("files", []):
+        print(f"wrote {path}")
+    return 0
+
+
+def cmd_quickstart(args: argparse.Namespace) -> int:
+    """The main job: the shipped baselines on quick-v1, scored and published."""
+    from leaderboard.quickstart import quickstart
+
+    return quickstart(out=Path(args.out), evaluate=args.evaluate, workers=args.workers)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="ceaseless",
@@ -133,13 +219,52 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--world", action="append", default=None, help="only this world (repeatable)")
     evaluate.add_argument("--steps", type=int, default=None, help="override the stream length (testing)")
     evaluate.set_defaults(func=cmd_evaluate)
+
+    suites = sub.add_parser("suites", help="list the suites")
+    suites.set_defaults(func=cmd_suites)
+
+    db_help = "the store file (default: $XDG_DATA_HOME/ceaseless/board.sqlite)"
+    submit = sub.add_parser("submit", help="validate, run and record a submission directory")
+    submit.add_argument("directory", help="a directory with agent.py and submission.toml")
+    submit.add_argument("--suite", default=None, help="the suite (default: the one submission.toml names)")
+    submit.add_argument("--results", default=None,
+                        help="a results bundle produced elsewhere (recorded as unverified until verified)")
+    submit.add_argument("--db", default=None, help=db_help)
+    submit.add_argument("--workers", type=int, default=None)
+    submit.add_argument("--backend", choices=("local", "ray"), default="local")
+    submit.set_defaults(func=cmd_submit)
+
+    verify = sub.add_parser("verify", help="re-run a random 10-20%% of a submission's runs and compare")
+    verify.add_argument("name")
+    verify.add_argument("--fraction", type=float, default=0.15)
+    verify.add_argument("--seed", type=int, default=0, help="which runs are drawn")
+    verify.add_argument("--db", default=None, help=db_help)
+    verify.set_defaults(func=cmd_verify)
+
+    board = sub.add_parser("board", help="print or write the board")
+    board.add_argument("--format", action="append", choices=("table", "markdown", "csv", "html"), default=None,
+                       help="repeatable (default: table)")
+    board.add_argument("--out", default="ceaseless-out/board", help="where files go (html, csv, markdown)")
+    board.add_argument("--suite", default=None, help="only this suite")
+    board.add_argument("--reference", default="sarsa-lambda", help="the entry that defines the compute multiplier")
+    board.add_argument("--db", default=None, help=db_help)
+    board.set_defaults(func=cmd_board)
+
+    quick = sub.add_parser("quickstart", help="the main job: the shipped baselines on quick-v1, and the board")
+    quick.add_argument("--out", default="ceaseless-out", help="store, board and bundles go here")
+    quick.add_argument("--evaluate", action="store_true",
+                       help="evaluate the baselines now instead of loading their committed results")
+    quick.add_argument("--workers", type=int, default=None)
+    quick.set_defaults(func=cmd_quickstart)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    if getattr(args, "steps", 1) < 1:
+    if getattr(args, "format", None) is None and args.command == "board":
+        args.format = ["table"]
+    if (getattr(args, "steps", None) or 1) < 1:
         parser.error(f"--steps={args.steps} must be at least 1")
     np.set_printoptions(precision=4)
     return args.func(args)

@@ -175,13 +175,16 @@ def check_agent(agent: Any, name: str = "agent") -> None:
 
 # -- spaces on the wire --------------------------------------------------------------------------------
 def describe_space(space: spaces.Space) -> dict[str, Any]:
-    """A JSON description of a Discrete or Box space (what crosses to the agent process)."""
+    """A JSON description of a Discrete, Box or MultiDiscrete space (what crosses to the agent)."""
     if isinstance(space, spaces.Discrete):
         return {"type": "Discrete", "n": int(space.n), "start": int(space.start)}
     if isinstance(space, spaces.Box):
         return {"type": "Box", "shape": list(space.shape), "dtype": np.dtype(space.dtype).str,
                 "low": np.asarray(space.low, dtype=np.float64).ravel().tolist(),
                 "high": np.asarray(space.high, dtype=np.float64).ravel().tolist()}
+    if isinstance(space, spaces.MultiDiscrete):
+        return {"type": "MultiDiscrete", "nvec": np.asarray(space.nvec).tolist(),
+                "start": np.asarray(space.start).tolist(), "dtype": np.dtype(space.dtype).str}
     raise SubmissionError(f"unsupported space {space}")
 
 
@@ -194,6 +197,9 @@ def space_from_description(data: dict[str, Any]) -> spaces.Space:
         low = np.array(data["low"], dtype=np.float64).reshape(shape)
         high = np.array(data["high"], dtype=np.float64).reshape(shape)
         return spaces.Box(low.astype(dtype), high.astype(dtype), shape, dtype)
+    if data["type"] == "MultiDiscrete":
+        return spaces.MultiDiscrete(np.array(data["nvec"]), dtype=np.dtype(data["dtype"]),
+                                    start=np.array(data["start"]))
     raise ValueError(f"unknown space type {data['type']!r}")
 
 
@@ -208,7 +214,7 @@ class WireFormat:
     def of(cls, space: spaces.Space) -> WireFormat:
         if isinstance(space, spaces.Discrete):
             return cls(np.dtype(np.int64), ())
-        if isinstance(space, spaces.Box):
+        if isinstance(space, (spaces.Box, spaces.MultiDiscrete)):
             return cls(np.dtype(space.dtype), tuple(space.shape))
         raise SubmissionError(f"unsupported space {space}")
 

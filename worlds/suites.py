@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 LADDER = (-3, -2, -1, 0, 1, 2)  # budgets beta0 * 2**k
@@ -91,7 +92,7 @@ class Suite:
 
     def to_json(self) -> dict[str, Any]:
         return {
-            "name": self.name, "public_seeds": list(self.public_seeds),
+            "name": self.name, "description": self.description, "public_seeds": list(self.public_seeds),
             "hidden_salt_sha256": self.hidden_salt_sha256, "start_credit": self.start_credit,
             "credit_cap_steps": self.credit_cap_steps, "fault_penalty": self.fault_penalty,
             "max_faults": self.max_faults, "call_timeout": self.call_timeout,
@@ -99,6 +100,23 @@ class Suite:
             "entries": [{"world_id": e.world_id, "steps": e.steps, "beta0": e.beta0, "fallback": e.fallback,
                          "config": dict(e.config)} for e in self.entries],
         }
+
+
+def suite_from_json(data: dict[str, Any], description: str = "") -> Suite:
+    """A suite from its :meth:`Suite.to_json` form (e.g. a private suite kept in a file)."""
+    entries = tuple(
+        SuiteEntry(e["world_id"], steps=int(e["steps"]), beta0=float(e["beta0"]), fallback=e["fallback"],
+                   config=tuple(sorted((e.get("config") or {}).items())))
+        for e in data["entries"]
+    )
+    return Suite(
+        name=data["name"], description=description or data.get("description", ""), entries=entries,
+        public_seeds=tuple(data["public_seeds"]), hidden_salt_sha256=data["hidden_salt_sha256"],
+        start_credit=float(data.get("start_credit", 10.0)), credit_cap_steps=int(data.get("credit_cap_steps", 1000)),
+        fault_penalty=float(data.get("fault_penalty", 1.0)), max_faults=int(data.get("max_faults", 3)),
+        call_timeout=float(data.get("call_timeout", 10.0)), memory_limit=int(data.get("memory_limit", 4 << 30)),
+        ladder=tuple(data.get("ladder", LADDER)),
+    )
 
 
 def budget_label(k: int) -> str:
@@ -113,32 +131,53 @@ def hidden_seed(salt: str, suite: str, world_id: str, index: int) -> int:
 
 _HIDDEN_SALT_SHA256 = "c2bf0191b5d0c4cc9b77bc76681d2eab73eaa7a98de07daa1ec45c9f30eeff54"
 
+def _entries(steps: int) -> tuple[SuiteEntry, ...]:
+    """Every world at its default config. beta0: the agent's CPU budget per step, sized so that
+    the reference learners fit (a small numpy MLP needs a few hundred microseconds per step)."""
+    return (
+        SuiteEntry("ceaseless/DriftingBandit-v0", steps=steps, beta0=50e-6, fallback=0),
+        SuiteEntry("ceaseless/Forager-v0", steps=steps, beta0=200e-6, fallback=0),
+        SuiteEntry("ceaseless/ShiftingMaze-v0", steps=steps, beta0=200e-6, fallback=0),
+        SuiteEntry("ceaseless/DriftingControl-v0", steps=steps, beta0=200e-6, fallback=[0.0]),
+        SuiteEntry("ceaseless/PredictionStream-v0", steps=steps, beta0=200e-6, fallback=[0.0, 0.0]),
+        SuiteEntry("ceaseless/CraftingEconomy-v0", steps=steps, beta0=200e-6, fallback=0),
+        SuiteEntry("ceaseless/Commons-v0", steps=steps, beta0=200e-6, fallback=0),
+    )
+
+
 QUICK_V1 = Suite(
     name="quick-v1",
-    description="every world, short streams: a minute on 2 cores for a cheap agent",
-    entries=(
-        SuiteEntry("ceaseless/DriftingBandit-v0", steps=20_000, beta0=20e-6, fallback=0),
-        SuiteEntry("ceaseless/Forager-v0", steps=20_000, beta0=50e-6, fallback=0),
-    ),
+    description="every world, short streams (20,000 steps): minutes on 2 cores for a cheap agent",
+    entries=_entries(20_000),
     public_seeds=(0, 1, 2),
     hidden_salt_sha256=_HIDDEN_SALT_SHA256,
 )
 
 CORE_V1 = Suite(
     name="core-v1",
-    description="the reference suite: every world, long streams",
-    entries=(
-        SuiteEntry("ceaseless/DriftingBandit-v0", steps=200_000, beta0=20e-6, fallback=0),
-        SuiteEntry("ceaseless/Forager-v0", steps=200_000, beta0=50e-6, fallback=0),
-    ),
-    public_seeds=(0, 1, 2, 3, 4),
+    description="the reference suite: every world, 100,000-step streams",
+    entries=_entries(100_000),
+    public_seeds=(0, 1, 2),
     hidden_salt_sha256=_HIDDEN_SALT_SHA256,
 )
+
+#: Seeds for choosing hyper-parameters: never used for evaluation (tune on these, and on the
+#: first 10% of a stream only).
+TUNING_SEEDS = (1000, 1001, 1002)
 
 SUITES: dict[str, Suite] = {suite.name: suite for suite in (QUICK_V1, CORE_V1)}
 
 
 def get_suite(name: str) -> Suite:
+    """A suite by name, or from a JSON file (``Suite.to_json`` form) when ``name`` ends in .json."""
+    if name.endswith(".json"):
+        path = Path(name)
+        if not path.exists():
+            raise ValueError(f"suite file {name} does not exist")
+        try:
+            return suite_from_json(json.loads(path.read_text()))
+        except (KeyError, TypeError, ValueError) as error:
+            raise ValueError(f"suite file {name} is not a valid suite: {error}") from None
     if name not in SUITES:
-        raise ValueError(f"unknown suite {name!r}; known: {', '.join(SUITES)}")
+        raise ValueError(f"unknown suite {name!r}; known: {', '.join(SUITES)} (or a suite .json file)")
     return SUITES[name]

@@ -71,3 +71,16 @@ def test_wire_format_round_trips_and_refuses_bad_actions():
     assert np.array_equal(box.decode(box.encode(value.tolist())), value)
     with pytest.raises(ValueError, match="shape"):
         box.encode(np.zeros(5))
+    multi = WireFormat.of(spaces.MultiDiscrete([3, 4, 5]))
+    assert np.array_equal(multi.decode(multi.encode([2, 3, 4])), [2, 3, 4])
+
+
+@pytest.mark.parametrize("space", ["discrete", "box", "multidiscrete"])
+def test_spaces_cross_to_the_agent_unchanged(space):
+    from gymnasium import spaces as gs
+
+    from leaderboard.protocol import describe_space, space_from_description
+
+    original = {"discrete": gs.Discrete(7, start=2), "box": gs.Box(-1.0, np.array([1.0, 2.0]), (2,), np.float32),
+                "multidiscrete": gs.MultiDiscrete([11, 11, 3])}[space]
+    assert space_from_description(describe_space(original)) == original
