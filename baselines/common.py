@@ -97,12 +97,14 @@ class TileCoder:
             self._kind = "box"
             low = np.where(np.isfinite(space.low), space.low, -1.0).astype(np.float64).ravel()
             high = np.where(np.isfinite(space.high), space.high, 1.0).astype(np.float64).ravel()
-            self._low, self._high = low, high
-            self._scale = tiles / np.maximum(high - low, 1e-9)
+            scale = tiles / np.maximum(high - low, 1e-9)
+            # x -> (x - low) * scale, as one multiply-add; clipped to [0, tiles] in tile units.
+            self._scale, self._offset, self._top = scale, -low * scale, float(tiles)
             dims = len(low)
             # Asymmetric offsets (Sutton & Barto 9.5.4): tiling t is shifted by t * (1, 3, 5, ...) / tilings.
             self._shift = (np.arange(tilings)[:, None] * (2 * np.arange(dims)[None, :] + 1) / tilings) % 1.0
             self._mix = np.array([1_000_003 ** i % (1 << 31) for i in range(dims)], dtype=np.int64)
+            self._tiling_code = np.arange(tilings) * 7_919
         else:
             raise UnsupportedSpace(f"cannot tile-code {space}")
 
@@ -113,10 +115,10 @@ class TileCoder:
             return (self._offsets + np.asarray(observation).ravel()) % self.size
         if self._kind == "binary":
             return np.append(np.flatnonzero(np.asarray(observation).ravel()) % self.size, self._bias)
-        x = np.clip(np.asarray(observation, np.float64).ravel(), self._low, self._high)
-        cells = np.floor((x - self._low) * self._scale + self._shift).astype(np.int64)  # (tilings, dims)
-        codes = cells @ self._mix + np.arange(self.tilings) * 7_919
-        return codes % self.size
+        units = np.asarray(observation, np.float64).ravel() * self._scale + self._offset
+        units = np.minimum(np.maximum(units, 0.0), self._top)
+        cells = (units + self._shift).astype(np.int64)  # non-negative: truncation is floor; (tilings, dims)
+        return (cells @ self._mix + self._tiling_code) % self.size
 
 
 # -- the online-prediction protocol ----------------------------------------------------------------------

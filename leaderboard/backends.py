@@ -29,7 +29,7 @@ def _init_worker(progress_queue) -> None:
 
 
 def execute_job(job: dict[str, Any]) -> dict[str, Any]:
-    """Run one job: ``{"kind": "run", "spec": ..., "directory": ..., "resume": ...}`` or
+    """Run one job: ``{"kind": "run", "spec": ..., "directory": ..., "resume": ..., "tag": ...}`` or
     ``{"kind": "reference", "world_id", "config", "seeds", "steps"}``. Never raises: a failure
     is returned as ``{"error": ...}`` so other runs are unaffected."""
     from leaderboard.runner import RunSpec, references, run
@@ -48,7 +48,7 @@ def execute_job(job: dict[str, Any]) -> dict[str, Any]:
             last[0] = t
 
         result = run(spec, job["directory"], resume=job.get("resume", False), progress=progress)
-        return {"kind": "run", "run_id": spec.run_id, "steps": spec.steps, "result": result}
+        return {"kind": "run", "run_id": spec.run_id, "steps": spec.steps, "result": result, "tag": job.get("tag")}
     except Exception as error:
         return {"kind": job["kind"], "run_id": job.get("spec", {}).get("world_id", ""), "job": job,
                 "error": f"{type(error).__name__}: {error}", "traceback": traceback.format_exc()}

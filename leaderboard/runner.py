@@ -141,8 +141,10 @@ def _atomic_write(path: Path, write: Callable[[Path], None]) -> None:
             os.unlink(temporary)
 
 
-def write_json(path: Path, data: Any) -> None:
-    _atomic_write(path, lambda p: p.write_text(json.dumps(data, indent=1, sort_keys=True, default=_json_default)))
+def write_json(path: Path, data: Any, compact: bool = False) -> None:
+    """Write JSON atomically (a kill leaves the old file or the new one, never half of one)."""
+    options = {"separators": (",", ":")} if compact else {"indent": 1}
+    _atomic_write(path, lambda p: p.write_text(json.dumps(data, sort_keys=True, default=_json_default, **options)))
 
 
 def _json_default(value: Any) -> Any:
@@ -472,7 +474,7 @@ def run(spec: RunSpec, directory: Path | str, resume: bool = False,
         if result.get("spec") == json.loads(json.dumps(spec.to_json(), default=_json_default)):
             return result
     result = state.execute(resume=resume, progress=progress)
-    write_json(state.result_path, result)
+    write_json(state.result_path, result, compact=True)
     if state.checkpoint_path.exists():
         state.checkpoint_path.unlink()
     return result

@@ -3,8 +3,9 @@ compute multiplier, probability of improvement and tiers.
 
 - Per run, ``z = (G - G_fallback) / (G_oracle - G_fallback)`` on the same seed: the fraction of
   the achievable reward (0: no better than the fallback; 1: as good as the privileged oracle).
-  Worlds without an oracle use frozen reference constants of the suite version. Scores are never
-  normalised by the best submission.
+  Every world of the current suites has an oracle; a world without one would need frozen
+  reference constants per suite version (its z is undefined until then, and the board says so).
+  Scores are never normalised by the best submission.
 - **Score@beta0** (the rank): IQM of z over every (world, seed) at budget beta0, with a 95%
   stratified bootstrap interval that also resamples worlds.
 - **compute-AUC**: the mean IQM over the budget ladder beta0 * 2**k, on a log2(beta) axis
@@ -110,8 +111,10 @@ def board(runs: pd.DataFrame, options: BoardOptions | None = None) -> pd.DataFra
     # IQM at every budget of the ladder (and unlimited), points only.
     for label, _ in [*ladder, (UNLIMITED, np.inf)]:
         names, values, _ = rectangles(runs, label)
-        if names:
-            rows.loc[names, f"iqm@{label}"] = stats.iqm(values.reshape(len(names), -1), axis=1)
+        keep = [i for i, name in enumerate(names) if name in rows.index]  # ranked entries only
+        if keep:
+            rows.loc[[names[i] for i in keep], f"iqm@{label}"] = stats.iqm(
+                values[keep].reshape(len(keep), -1), axis=1)
     curve_columns = [f"iqm@{label}" for label, _ in ladder if f"iqm@{label}" in rows]
     log2_budgets = np.array([k for label, k in ladder if f"iqm@{label}" in rows])
     if len(curve_columns) >= 2:

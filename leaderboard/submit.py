@@ -189,6 +189,22 @@ def _ensure_references(store: Store, suite: Suite, seeds: dict[str, list[int]]) 
     return new
 
 
+def record(store: Store, *, name: str, suite: Suite, agent: AgentSpec, checked: list, status: str,
+           seeds: dict[str, list[int]], kind: str = "submission", metadata: dict[str, Any] | None = None,
+           source: str = "", hidden_seeds: bool = False, results: str | None = None) -> None:
+    """Write one checked submission, its runs and any missing references in one transaction."""
+    new_references = _ensure_references(store, suite, seeds)
+    with store.transaction() as cursor:
+        submission_id = store.add_submission(
+            cursor, name=name, suite=suite.name, suite_digest=suite.digest(), agent_digest=agent.digest(),
+            status=status, kind=kind, hidden_seeds=hidden_seeds, metadata=metadata, source=source,
+            manifest={"results": results, "seeds": seeds, "agent": agent.to_json()})
+        for result, digest in checked:
+            store.add_run(cursor, submission_id, result, digest)
+        for reference in new_references:
+            store.add_reference(cursor, *reference)
+
+
 def submit(directory: Path | str, store: Store, *, suite_name: str | None = None, results: Path | str | None = None,
            workers: int | None = None, backend: str = "local", progress: bool | None = None,
            kind: str = "submission", salt: str | None = None) -> dict[str, Any]:
@@ -217,22 +233,14 @@ def submit(directory: Path | str, store: Store, *, suite_name: str | None = None
             raise SubmissionError(f"{len(manifest['errors'])} runs failed in the harness: {first}")
         checked = check_bundle(bundle, suite, agent, seeds)
         status = "verified"  # run by this harness, on these seeds
-    new_references = _ensure_references(store, suite, seeds)
     source = files / "submissions" / submission.name
     if source.exists():
         shutil.rmtree(source)
     shutil.copytree(submission.directory, source, ignore=shutil.ignore_patterns("__pycache__"))
     try:
-        with store.transaction() as cursor:
-            submission_id = store.add_submission(
-                cursor, name=submission.name, suite=suite.name, suite_digest=suite.digest(),
-                agent_digest=agent.digest(), status=status, kind=kind, hidden_seeds=salt is not None,
-                metadata=submission.metadata, source=str(source),
-                manifest={"results": str(results) if results else None, "seeds": seeds})
-            for result, digest in checked:
-                store.add_run(cursor, submission_id, result, digest)
-            for reference in new_references:
-                store.add_reference(cursor, *reference)
+        record(store, name=submission.name, suite=suite, agent=AgentSpec.parse(str(source)), checked=checked,
+               status=status, seeds=seeds, kind=kind, metadata=submission.metadata, source=str(source),
+               hidden_seeds=salt is not None, results=str(results) if results else None)
     except Exception:
         shutil.rmtree(source, ignore_errors=True)
         raise
@@ -254,8 +262,8 @@ def verify(name: str, store: Store, *, fraction: float = 0.15, seed: int = 0, cp
     if row is None:
         raise SubmissionError(f"no submission named {name!r}")
     runs = store.runs_of(name)
-    source = Path(row["source"])
-    agent = AgentSpec.parse(str(source))
+    manifest = json.loads(row["manifest"])
+    agent = AgentSpec.from_json(manifest["agent"]) if manifest.get("agent") else AgentSpec.parse(row["source"])
     if agent.digest() != row["agent_digest"]:
         raise SubmissionError(f"the stored code of {name} no longer matches its digest")
     rng = np.random.default_rng(seed)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -19,7 +20,8 @@ def _runs(directory: Path) -> dict[str, dict]:
 
 
 def test_local_and_ray_backends_agree_on_the_unlimited_track(tmp_path):
-    pytest.importorskip("ray", reason="the ray extra is not installed (pip install -e '.[ray]')")
+    if os.environ.get("CEASELESS_REQUIRE_RAY") != "1":  # CI requires it; a plain test install may lack it
+        pytest.importorskip("ray", reason="the ray extra is not installed (pip install -e '.[ray]')")
     agent = AgentSpec.parse(str(AGENTS / "qlearner.py"))
     common = {"seeds": 2, "budget": "unlimited", "steps": 3000, "workers": 2, "progress": False}
     local = evaluate(agent, QUICK_V1, tmp_path / "local", backend="local", **common)

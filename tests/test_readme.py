@@ -1,0 +1,41 @@
+"""The README's promises: two commands near the top, CI runs the second, the example agent works."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from leaderboard.protocol import AgentSpec
+from leaderboard.runner import RunSpec, run
+
+ROOT = Path(__file__).resolve().parents[1]
+README = (ROOT / "README.md").read_text()
+
+
+def code_blocks(language: str) -> list[str]:
+    return re.findall(rf"```{language}\n(.*?)```", README, flags=re.S)
+
+
+def test_the_first_block_holds_exactly_the_two_commands():
+    first = code_blocks("bash")[0].strip().splitlines()
+    assert len(first) == 2
+    assert first[0].endswith("pip install -e . && ceaseless quickstart")
+    assert first[1].endswith('pip install -e ".[test]" && pytest')
+    assert README.index("```bash") < 400, "the commands must be near the top"
+
+
+def test_ci_runs_the_readme_test_command():
+    ci = (ROOT / ".ci" / "run").read_text()
+    assert "grep -E '^python3 -m venv .venv .*pytest' README.md" in ci
+    assert "ruff check" in ci
+
+
+def test_the_example_agent_learns_without_a_fault(tmp_path):
+    example = next(block for block in code_blocks("python") if "def make_agent" in block)
+    assert len([line for line in example.splitlines() if line.strip()]) <= 30
+    (tmp_path / "agent.py").write_text(example)
+    for world in ("ceaseless/ShiftingMaze-v0", "ceaseless/Forager-v0", "ceaseless/DriftingBandit-v0"):
+        spec = RunSpec(agent=AgentSpec.parse(str(tmp_path / "agent.py")), world_id=world, seed=0, steps=3000,
+                       budget="unlimited", beta=float("inf"), in_process=True)
+        result = run(spec, tmp_path / "out")
+        assert not result["faults"], result["faults"]
