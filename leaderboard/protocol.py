@@ -89,7 +89,12 @@ class AgentSpec:
                 return sorted(p for p in root.rglob("*") if p.is_file() and "__pycache__" not in p.parts)
             return [root]
         spec = importlib.util.find_spec(self.module)
-        return [Path(spec.origin)] if spec and spec.origin else []
+        if not (spec and spec.origin):
+            return []
+        origin = Path(spec.origin)
+        if "." in self.module:  # a module of a package: the package's code is what runs (helpers too)
+            return sorted(p for p in origin.parent.glob("*.py"))
+        return [origin]
 
     def digest(self) -> str:
         """sha256 over the submission's files and options: which code produced a result."""

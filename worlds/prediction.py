@@ -117,8 +117,9 @@ class PredictionStream(World):
     ## Diagnostics (harness only)
     ``hidden["target_mean"]`` ``f_t(x_t)``, ``hidden["input_signs"]`` ``sign (n,)``,
     ``hidden["output_weights"]`` ``V (H, m)`` (from hidden unit to output); regime: the season
-    index. With ``stationary=True`` the function of the observation never changes (the cycle
-    still turns, but it is a fixed function of the observed phase).
+    index. With ``stationary=True`` nothing changes: the function is fixed and the cycle stays at
+    its step-0 phase (a turning cycle is change a learner can only follow by tracking, unless its
+    representation captures the phase).
     """
 
     id = "ceaseless/PredictionStream-v0"
@@ -164,7 +165,9 @@ class PredictionStream(World):
         steps = np.arange(e.block_start, e.block_start + e.block_length, dtype=np.uint64)
         counters = steps[:, None] * np.uint64(n) + np.arange(n, dtype=np.uint64)
         inputs = (2.0 * rng.uniform(self.keys["inputs"][:, None, None], counters[None]) - 1.0).astype(np.float32)
-        phase = self._phase_table[steps % np.uint64(c.cycle_period)]  # (L, 2)
+        # The cycle is change too: the stationary world holds it at its step-0 phase.
+        turn = np.zeros_like(steps) if c.stationary else steps % np.uint64(c.cycle_period)
+        phase = self._phase_table[turn]  # (L, 2)
         observations = np.empty((self.num_envs, e.block_length, n + 2), dtype=np.float32)
         observations[..., :n] = inputs
         observations[..., n:] = phase

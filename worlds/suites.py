@@ -147,8 +147,8 @@ def _entries(steps: int) -> tuple[SuiteEntry, ...]:
 
 QUICK_V1 = Suite(
     name="quick-v1",
-    description="every world, short streams (20,000 steps): minutes on 2 cores for a cheap agent",
-    entries=_entries(20_000),
+    description="every world, 50,000-step streams: about a minute per budget on 2 cores for a cheap agent",
+    entries=_entries(50_000),
     public_seeds=(0, 1, 2),
     hidden_salt_sha256=_HIDDEN_SALT_SHA256,
 )

@@ -260,3 +260,16 @@ def test_instances_do_not_depend_on_the_batch_when_everything_changes_often():
         many, rewards = batch.step(np.repeat(prediction[None], 300, axis=0))
         assert np.array_equal(one, many[0]) and reward == rewards[0]
         assert np.array_equal(alone.target_mean()[0], batch.target_mean()[0])
+
+
+def test_the_stationary_world_holds_the_cycle_still():
+    world = PredictionStream(num_envs=1, stationary=True, cycle_period=20)
+    observations = world.reset([0])
+    n = world.config.num_inputs
+    first = observations[:, n : n + 2].copy()
+    probe = probe_inputs(world, 1)
+    value = world.evaluate(at_phase(world, probe, observations))
+    for _ in range(60):
+        observations, _ = world.step(world.fallback_action())
+        assert np.array_equal(observations[:, n : n + 2], first)
+        assert np.array_equal(world.evaluate(at_phase(world, probe, observations)), value)
