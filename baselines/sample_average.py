@@ -23,7 +23,8 @@ Hyper-parameters (chosen values):
 - ``freeze_after`` = None: see "Frozen twin".
 
 How they were chosen: on DriftingBandit-v0 only, on the tuning seeds (1000, 1001, 1002) and the
-first 2,000 steps (10%) of quick-v1's 20,000-step stream; each setting ran with 5 agent seeds per
+first 2,000 steps (10% of the 20,000-step streams quick-v1 had then; 4% of today's); each
+setting ran with 5 agent seeds per
 world seed and was scored by its mean reward per step over those 2,000 steps (the mean over steps
 1,000-2,000, after the start-up, ranks the leading settings alike). Grid: ``alpha`` in {0.01,
 0.03, 0.05, 0.1, 0.2, 0.3, 0.5, 0.7}, ``epsilon`` in {0, 0.01, 0.03, 0.05, 0.1}, ``initial`` in

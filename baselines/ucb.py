@@ -37,7 +37,8 @@ Hyper-parameters (chosen values):
 - ``freeze_after`` = None: see "Frozen twin".
 
 How they were chosen: on DriftingBandit-v0 only, on the tuning seeds (1000, 1001, 1002) and the
-first 2,000 steps (10%) of quick-v1's 20,000-step stream; each setting ran with 5 agent seeds per
+first 2,000 steps (10% of the 20,000-step streams quick-v1 had then; 4% of today's); each
+setting ran with 5 agent seeds per
 world seed and was scored by its mean reward per step over those 2,000 steps (the mean over steps
 1,000-2,000, after the start-up, was also checked). Grids: ``window`` in {50, 100, 200, 300,
 500, 1000, 2000} and ``gamma`` in {0.98, 0.99, 0.995, 0.998, 0.999, 0.9995}, each with ``c`` in

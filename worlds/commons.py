@@ -40,7 +40,7 @@ class CommonsConfig(WorldConfig):
     num_agents: int = param(4, 2, 16, "foragers sharing the patches")
     num_patches: int = param(4, 1, 16, "patches of the shared resource")
     num_efforts: int = param(3, 1, 8, "effort levels of a harvest (each requests 3x the one below)")
-    max_effort: float = param(0.3, 0.01, 1.0, "fraction of a patch's stock the heaviest effort requests")
+    max_effort: float = param(0.1, 0.01, 1.0, "fraction of a patch's stock the heaviest effort requests")
     growth_low: float = param(0.02, 0.0, 1.0, "lowest base regrowth rate per step")
     growth_high: float = param(0.25, 0.0, 1.0, "highest base regrowth rate per step")
     growth_drift: float = param(0.001, 0.0, 0.1, "random-walk step size of each patch's base regrowth rate")
@@ -327,7 +327,8 @@ class Commons(_CommonsBase):
     ## Actions
     ``Discrete(1 + num_patches * num_efforts)``: 0 rests; ``1 + patch * num_efforts + level``
     harvests ``patch`` at effort ``level`` (0 lightest), which requests the fraction
-    ``max_effort / 3**(num_efforts - 1 - level)`` of its stock (0.033, 0.1, 0.3 by default).
+    ``max_effort / 3**(num_efforts - 1 - level)`` of its stock (0.011, 0.033, 0.1 by default: even the
+    heaviest is a rate a rich patch can sustain, so a good fixed policy exists when nothing changes).
 
     ## Reward
     ``value[patch] * stock[patch] * fraction / max(1, total fraction requested of the patch)
