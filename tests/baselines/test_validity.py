@@ -18,7 +18,7 @@ ROOT = Path(__file__).resolve().parents[2]
 @pytest.mark.slow
 def test_validity_script_on_the_bandit(tmp_path):
     command = [sys.executable, str(ROOT / "benchmarks" / "validity.py"), "--worlds", "DriftingBandit-v0",
-               "--seeds", str(scaled(10, 3)), "--steps", str(scaled(50_000, 6_000)), "--learners", "sample-average",
+               "--seeds", str(scaled(10, 4)), "--steps", str(scaled(50_000, 20_000)), "--learners", "sample-average",
                "ucb-discounted", "--out", str(tmp_path), "--work", str(tmp_path / "work")]
     done = subprocess.run(command, capture_output=True, text=True, timeout=600)
     report = json.loads((tmp_path / "validity.json").read_text())
