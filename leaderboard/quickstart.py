@@ -17,7 +17,7 @@ from pathlib import Path
 from baselines import BOARD, REFERENCE
 from leaderboard.protocol import AgentSpec
 from leaderboard.store import Store
-from leaderboard.submit import check_bundle, record
+from leaderboard.submit import check_bundle, ensure_references, record
 from worlds.suites import get_suite
 
 RESULTS = Path(__file__).resolve().parent / "results" / "baselines"
@@ -41,6 +41,8 @@ def load_baselines(store: Store, suite_name: str, *, evaluate_now: bool = False,
 
     suite = get_suite(suite_name)
     seeds = {entry.world_id: suite.seeds(world_id=entry.world_id) for entry in suite.entries}
+    print(f"  fallback and oracle returns on {suite.name}'s seeds (the normalisation, computed here):")
+    ensure_references(store, suite, seeds, progress=progress)
     names = []
     for name, module, options in BOARD:
         agent = baseline_spec(module, options)

@@ -176,10 +176,12 @@ def check_bundle(bundle: Path | str, suite: Suite, agent: AgentSpec, seeds: dict
     return results
 
 
-def _ensure_references(store: Store, suite: Suite, seeds: dict[str, list[int]]) -> list[tuple]:
+def _ensure_references(store: Store, suite: Suite, seeds: dict[str, list[int]], on_world=None) -> list[tuple]:
     """Reference returns the store lacks, computed here (never taken from a bundle)."""
     new = []
     for entry in suite.entries:
+        if on_world is not None:
+            on_world(entry.world_id)
         wanted = [s for s in seeds[entry.world_id]
                   if store.reference(entry.world_id, entry.config_dict, entry.steps, s) is None]
         if wanted:
@@ -187,6 +189,34 @@ def _ensure_references(store: Store, suite: Suite, seeds: dict[str, list[int]]) 
                 new.append((entry.world_id, entry.config_dict, entry.steps, seed, ref.G_fallback, ref.G_oracle,
                             ref.curve_oracle))
     return new
+
+
+def ensure_references(store: Store, suite: Suite, seeds: dict[str, list[int]], progress: bool = True) -> None:
+    """Compute and store the fallback and oracle returns of every (world, seed) the store lacks."""
+    bar = None
+    if progress:
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+        bar = Progress(TextColumn("references {task.fields[world]}"), BarColumn(), MofNCompleteColumn(),
+                       TimeElapsedColumn())
+        task = bar.add_task("references", total=len(suite.entries), world="")
+        bar.start()
+    done = [0]
+
+    def on_world(world_id: str) -> None:
+        if bar is not None:
+            bar.update(task, completed=done[0], world=world_id.split("/")[-1])
+        done[0] += 1
+
+    try:
+        found = _ensure_references(store, suite, seeds, on_world)
+        with store.transaction() as cursor:
+            for reference in found:
+                store.add_reference(cursor, *reference)
+    finally:
+        if bar is not None:
+            bar.update(task, completed=len(suite.entries), world="done")
+            bar.stop()
 
 
 def record(store: Store, *, name: str, suite: Suite, agent: AgentSpec, checked: list, status: str,

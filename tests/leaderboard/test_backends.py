@@ -10,7 +10,7 @@ import pytest
 
 from leaderboard.evaluate import evaluate
 from leaderboard.protocol import AgentSpec
-from worlds.suites import QUICK_V1
+from tests.leaderboard.tiny import tiny_suite
 
 AGENTS = Path(__file__).parent / "agents"
 
@@ -23,12 +23,13 @@ def test_local_and_ray_backends_agree_on_the_unlimited_track(tmp_path):
     if os.environ.get("CEASELESS_REQUIRE_RAY") != "1":  # CI requires it; a plain test install may lack it
         pytest.importorskip("ray", reason="the ray extra is not installed (pip install -e '.[ray]')")
     agent = AgentSpec.parse(str(AGENTS / "qlearner.py"))
-    common = {"seeds": 2, "budget": "unlimited", "steps": 3000, "workers": 2, "progress": False}
-    local = evaluate(agent, QUICK_V1, tmp_path / "local", backend="local", **common)
-    on_ray = evaluate(agent, QUICK_V1, tmp_path / "ray", backend="ray", **common)
+    _, suite = tiny_suite(tmp_path, steps=3000)
+    common = {"seeds": 2, "budget": "unlimited", "workers": 2, "progress": False}
+    local = evaluate(agent, suite, tmp_path / "local", backend="local", **common)
+    on_ray = evaluate(agent, suite, tmp_path / "ray", backend="ray", **common)
     assert not local["errors"] and not on_ray["errors"], (local["errors"], on_ray["errors"])
     a, b = _runs(tmp_path / "local"), _runs(tmp_path / "ray")
-    assert a.keys() == b.keys() and len(a) == 2 * len(QUICK_V1.entries)
+    assert a.keys() == b.keys() and len(a) == 2 * len(suite.entries)
     for name in a:
         for key in ("transcript_hash", "G", "change_points", "curve", "steps_skipped"):
             assert a[name][key] == b[name][key], (name, key)
@@ -38,12 +39,13 @@ def test_local_and_ray_backends_agree_on_the_unlimited_track(tmp_path):
 
 def test_an_evaluation_bundle_lists_every_run_with_its_hash(tmp_path):
     agent = AgentSpec.parse(str(AGENTS / "qlearner.py"))
-    manifest = evaluate(agent, QUICK_V1, tmp_path, seeds=1, budget="ladder", steps=1000, workers=2, progress=False)
-    assert len(manifest["runs"]) == len(QUICK_V1.entries) * 7
-    assert manifest["suite"] == {"name": "quick-v1", "digest": QUICK_V1.digest()}
+    _, suite = tiny_suite(tmp_path / "suite", steps=1000)
+    manifest = evaluate(agent, suite, tmp_path / "out", seeds=1, budget="ladder", workers=2, progress=False)
+    assert len(manifest["runs"]) == len(suite.entries) * 7
+    assert manifest["suite"] == {"name": "tiny-v1", "digest": suite.digest()}
     from leaderboard.evaluate import sha256_file
 
     for entry in manifest["runs"]:
-        assert sha256_file(tmp_path / entry["file"]) == entry["sha256"]
+        assert sha256_file(tmp_path / "out" / entry["file"]) == entry["sha256"]
     with pytest.raises(FileExistsError, match="--resume"):
-        evaluate(agent, QUICK_V1, tmp_path, seeds=1, budget="unlimited", steps=1000, progress=False)
+        evaluate(agent, suite, tmp_path / "out", seeds=1, budget="unlimited", progress=False)

@@ -19,6 +19,7 @@ def tiny_suite(directory: Path, steps: int = 600, seeds: tuple[int, ...] = (0, 1
     entries = tuple(dataclasses.replace(e, steps=steps) for e in QUICK_V1.entries if e.world_id in worlds)
     suite = dataclasses.replace(QUICK_V1, name=name, entries=entries, public_seeds=seeds, description="tests")
     path = Path(directory) / f"{name}.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(suite.to_json()))
     return path, suite
 
