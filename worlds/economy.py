@@ -23,8 +23,8 @@ DRIFT_LOW, DRIFT_HIGH = 0.75, 1.25  # range of a kind's slow price drift
 @dataclasses.dataclass(frozen=True)
 class EconomyConfig(WorldConfig):
     num_raw: int = param(3, 1, 8, "raw resource kinds (gathered)")
-    num_products: int = param(5, 1, 16, "craftable kinds (intermediates and products)")
-    recipe_slots: int = param(6, 1, 32, "recipes available at once (crafting actions)")
+    num_products: int = param(2, 1, 16, "craftable kinds (intermediates and products)")
+    recipe_slots: int = param(3, 1, 32, "recipes available at once (crafting actions)")
     capacity: int = param(9, 4, 99, "most units of each kind the inventory holds")
     sell_limit: int = param(99, 1, 99, "most units one sell action sells")
     gather_cost: float = param(0.05, 0.0, 10.0, "cost of gathering one unit of a raw resource")
@@ -185,7 +185,10 @@ class CraftingEconomy(World):
     ``0..num_raw-1``) and craftable kinds, each dearer than the one before. ``recipe_slots``
     recipes exist at a time; a recipe turns 1-3 units of one lower kind and 0-2 units of another
     into 1-2 units of its output, so goods are made in chains (raw -> intermediate -> product)
-    and profit needs several steps of credit assignment: gather, craft, craft again, sell.
+    and profit needs several steps of credit assignment: gather, craft, craft again, sell. The
+    default economy is small (3 raw kinds, 2 craftable kinds, 3 recipe slots): chains of two
+    crafts, and a market a learner can master before it moves on (with 5 craftable kinds and 6
+    slots, learners were still learning the stationary market after 5,000 steps).
 
     ## Observation
     ``Box(0, high, (2 * K,), float32)``: the inventory count of each kind (``0..capacity``), then

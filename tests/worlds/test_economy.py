@@ -220,7 +220,8 @@ def test_the_fallback_waits_and_earns_nothing():
 def test_the_oracle_plan_makes_profit_and_beats_random_play():
     seeds = [0, 1, 2, 3, 4, 5]
     steps = scaled(30_000, 8_000)
-    oracle, random = CraftingEconomy(num_envs=6), CraftingEconomy(num_envs=6)
+    rich = {"num_products": 5, "recipe_slots": 6}  # a larger economy: long chains, dear products
+    oracle, random = CraftingEconomy(num_envs=6, **rich), CraftingEconomy(num_envs=6, **rich)
     oracle.reset(seeds)
     random.reset(seeds)
     rng = np.random.default_rng(0)
