@@ -418,6 +418,27 @@ function filterBoard(text) {
 """
 
 
+def _diagnostics_table(board: Board) -> str:
+    """The diagnostics of every ranked entry as an HTML table."""
+    esc = _html.escape
+    columns = (("recovery_steps", "Recovery (steps)", ".0f"), ("retention_gain_z", "Retention gain (z)", "+.3f"),
+               ("plasticity_trend_z", "Plasticity trend (z)", "+.3f"), ("final_window_z", "Final-window z", ".3f"),
+               ("skipped_fraction", "Skipped", ".1%"), ("peak_memory", "Peak memory (MB)", ".0f"),
+               ("faults", "Faults", ".0f"))
+    frame = board.frame
+    head = "<th>Entry</th>" + "".join(f"<th>{esc(title)}</th>" for _, title, _ in columns)
+    rows = []
+    for _, row in frame.iterrows():
+        cells = []
+        for column, _, spec in columns:
+            value = row.get(column)
+            if column == "peak_memory" and _finite(value):
+                value = value / 1e6
+            cells.append(f'<td class="num">{esc(_number(value, spec))}</td>')
+        rows.append(f"<tr><td>{esc(str(row['entry']))}</td>{''.join(cells)}</tr>")
+    return f'<table id="diagnostics"><thead><tr>{head}</tr></thead><tbody>{"".join(rows)}</tbody></table>'
+
+
 def html(board: Board, out_dir: Path | str, *, top: int = 10) -> Path:
     """Write ``out_dir/index.html`` with the table, the plots (PNG files next to it) and ``board.csv``.
 
@@ -484,6 +505,15 @@ A tier marked “=” is shared: those entries' intervals overlap and their orde
 {chr(10).join(rows)}
 </tbody>
 </table>
+</div>
+<h2>Diagnostics (not ranked)</h2>
+<p>At budget β0, over every world and seed: mean steps to recover the pre-change reward level after a
+change point; retention gain (z early in a season's later visits minus its first visit); plasticity
+trend (slope of the drop after a change against the time of the change, z per lifetime: positive when
+adaptation slows down); final-window z (the last 10% of the stream); steps skipped; peak memory of
+the agent process; faults.</p>
+<div class="tablewrap">
+{_diagnostics_table(board)}
 </div>
 <h2>What the numbers mean</h2>
 <dl>

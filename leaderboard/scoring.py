@@ -145,9 +145,16 @@ def board(runs: pd.DataFrame, options: BoardOptions | None = None) -> pd.DataFra
     rows["tier"] = stats.tiers(rows["score"].to_numpy(), rows["ci_low"].to_numpy(), rows["ci_high"].to_numpy())
     rows["worlds"] = len(worlds)
     rows["seeds"] = at_beta0.shape[2]
-    # Diagnostics at beta0 (not ranked).
+    # Diagnostics at beta0 (not ranked). Reward-valued ones are divided by the world's span
+    # (oracle - fallback) so that they can be averaged over worlds, like z.
+    span = runs["G_oracle"] - runs["G_fallback"]
+    if "final_window" in runs:
+        runs["final_window_z"] = (runs["final_window"] - runs["G_fallback"]) / span
+    for column in ("retention_gain", "plasticity_trend"):
+        if column in runs:
+            runs[f"{column}_z"] = runs[column] / span
     diagnostic_columns = [c for c in ("cpu_us_per_call", "skipped_fraction", "peak_memory", "faults",
-                                      "recovery_steps", "retention_gain", "plasticity_trend", "final_window")
+                                      "recovery_steps", "retention_gain_z", "plasticity_trend_z", "final_window_z")
                           if c in runs]
     if diagnostic_columns:
         at = runs[runs["budget"] == X1]

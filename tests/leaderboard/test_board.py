@@ -246,6 +246,11 @@ def test_html_page_and_plots_are_written(published):
     for term in ("Score@β0", "Compute-AUC", "Multiplier", "Tiers"):
         assert f"<dt>{term}</dt>" in page
     assert page.count('<tr class="') == 6
+    # The diagnostics table: one row per entry, reward-valued columns normalised like z.
+    diagnostics = page[page.index('<table id="diagnostics">'):]
+    diagnostics = diagnostics[: diagnostics.index("</table>")]
+    assert "Final-window z" in diagnostics and "Retention gain (z)" in diagnostics
+    assert diagnostics.count("<tr><td>") == published["board"].shape[0]
 
 
 def test_pareto_front():
