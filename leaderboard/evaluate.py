@@ -45,7 +45,8 @@ def check_submission(agent: AgentSpec, suite: Suite, in_process: bool = False) -
         except SubmissionError:
             raise
         except AgentFault as fault:
-            raise SubmissionError(f"the agent cannot start on {entry.world_id}: {fault.message.strip()}") from None
+            first_line = fault.message.strip().splitlines()[0] if fault.message.strip() else fault.kind
+            raise SubmissionError(f"the agent cannot start on {entry.world_id}: {first_line}") from None
         handle.close()
 
 
