@@ -4,13 +4,15 @@
 
 For each world with a Discrete action space (the null agent answers 0): the raw loop
 (``world.step_one(0)``), the harness in-process (``--in-process``), and isolated (the agent in
-its own process over pipes). Best of ``--repeats``. The goals (issue): in-process within 1.5x of
+its own process over pipes). Best of ``--repeats``. Like a worker of the local backend, the
+script pins itself (and so the agents it starts) to one CPU. The goals (issue): in-process within 1.5x of
 the raw loop; isolated under 50 us per step round trip.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import time
 from pathlib import Path
 
@@ -47,6 +49,9 @@ def harness_us(world_id: str, steps: int, in_process: bool, directory: Path) -> 
 
 
 def main() -> None:
+    # As a worker of the local backend does: one CPU for the harness and the agents it starts.
+    if hasattr(os, "sched_setaffinity"):
+        os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=40_000)
     parser.add_argument("--repeats", type=int, default=3)
