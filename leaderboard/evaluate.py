@@ -76,7 +76,7 @@ def plan(agent: AgentSpec, suite: Suite, seeds: int | None = None, budget: str =
                     agent=agent, world_id=entry.world_id, seed=seed, steps=length, budget=label, beta=beta,
                     config=entry.config, suite=suite.name, suite_digest=suite.digest(),
                     start_credit=suite.start_credit, credit_cap_steps=suite.credit_cap_steps,
-                    fault_penalty=suite.fault_penalty, max_faults=suite.max_faults,
+                    fault_penalty_steps=suite.fault_penalty_steps, max_faults=suite.max_faults,
                     call_timeout=suite.call_timeout, memory_limit=suite.memory_limit, in_process=in_process,
                 ))
     if not runs:

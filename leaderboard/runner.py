@@ -1,7 +1,9 @@
 """One stream: world <-> agent under the compute clock, with faults, checkpoints and a transcript.
 
-The compute clock. Every world step adds ``beta`` CPU-seconds of credit (the run starts with
-``start_credit`` for imports and warm-up; credit is capped so it cannot be hoarded). After each
+The compute clock. Every world step adds ``beta`` CPU-seconds of credit. The run starts with
+``start_credit`` to pay for the agent's start-up (imports, building its model); from the first
+step on, credit is capped at ``credit_cap_steps`` steps of budget, so neither unused start credit
+nor idle steps can be hoarded for later. After each
 call the harness charges the CPU the agent's process used (read from outside it, protocol overhead
 subtracted). While credit is negative the world does not wait: it steps with the fallback action
 and the agent misses those steps; at its next call it gets their summed reward and ``elapsed``.
@@ -57,7 +59,7 @@ class RunSpec:
     suite_digest: str = ""
     start_credit: float = 10.0
     credit_cap_steps: int = 1000
-    fault_penalty: float = 1.0
+    fault_penalty_steps: int = 1000  # a fault costs this many steps of budget (besides the restart)
     max_faults: int = 3
     call_timeout: float = 10.0
     memory_limit: int = 4 << 30
@@ -97,12 +99,13 @@ def agent_seed(spec: RunSpec, restart: int) -> int:
 
 
 class ComputeClock:
-    """Credit in CPU seconds: earned per world step, spent by the agent's calls."""
+    """Credit in CPU seconds: earned per world step, spent by the agent's calls. The start credit
+    pays for start-up only: the cap of ``cap_steps`` steps of budget applies from the first step."""
 
     def __init__(self, beta: float, start_credit: float, cap_steps: int) -> None:
         self.beta = beta
         self.unlimited = not np.isfinite(beta)
-        self.cap = max(start_credit, beta * cap_steps) if not self.unlimited else float("inf")
+        self.cap = beta * cap_steps if not self.unlimited else float("inf")
         self.credit = float("inf") if self.unlimited else float(start_credit)
 
     def earn(self) -> None:
@@ -271,7 +274,7 @@ class Run:
         """Record a fault, charge the penalty and restart the agent (or retire it)."""
         self.faults.append({"step": self.t, "kind": fault.kind, "message": fault.message[-4000:]})
         self._stop_agent()
-        self.clock.charge(self.spec.fault_penalty)
+        self.clock.charge(self.spec.fault_penalty_steps * self.spec.beta if not self.spec.unlimited else 0.0)
         if len(self.faults) >= self.spec.max_faults:
             return  # the rest of the run is fallback
         self.restarts += 1

@@ -45,9 +45,9 @@ class Suite:
     entries: tuple[SuiteEntry, ...]
     public_seeds: tuple[int, ...]
     hidden_salt_sha256: str
-    start_credit: float = 10.0  # CPU seconds for imports and warm-up
-    credit_cap_steps: int = 1000  # credit never exceeds start_credit or this many steps of budget
-    fault_penalty: float = 1.0  # CPU seconds charged for each fault (besides the restart)
+    start_credit: float = 10.0  # CPU seconds for the agent's start-up (not kept beyond the cap)
+    credit_cap_steps: int = 1000  # from the first step, credit never exceeds this many steps of budget
+    fault_penalty_steps: int = 1000  # a fault costs this many steps of budget (besides the restart)
     max_faults: int = 3
     call_timeout: float = 10.0  # seconds for one agent call
     memory_limit: int = 4 << 30  # bytes of address space for the agent process
@@ -94,7 +94,7 @@ class Suite:
         return {
             "name": self.name, "description": self.description, "public_seeds": list(self.public_seeds),
             "hidden_salt_sha256": self.hidden_salt_sha256, "start_credit": self.start_credit,
-            "credit_cap_steps": self.credit_cap_steps, "fault_penalty": self.fault_penalty,
+            "credit_cap_steps": self.credit_cap_steps, "fault_penalty_steps": self.fault_penalty_steps,
             "max_faults": self.max_faults, "call_timeout": self.call_timeout,
             "memory_limit": self.memory_limit, "ladder": list(self.ladder),
             "entries": [{"world_id": e.world_id, "steps": e.steps, "beta0": e.beta0, "fallback": e.fallback,
@@ -113,7 +113,7 @@ def suite_from_json(data: dict[str, Any], description: str = "") -> Suite:
         name=data["name"], description=description or data.get("description", ""), entries=entries,
         public_seeds=tuple(data["public_seeds"]), hidden_salt_sha256=data["hidden_salt_sha256"],
         start_credit=float(data.get("start_credit", 10.0)), credit_cap_steps=int(data.get("credit_cap_steps", 1000)),
-        fault_penalty=float(data.get("fault_penalty", 1.0)), max_faults=int(data.get("max_faults", 3)),
+        fault_penalty_steps=int(data.get("fault_penalty_steps", 1000)), max_faults=int(data.get("max_faults", 3)),
         call_timeout=float(data.get("call_timeout", 10.0)), memory_limit=int(data.get("memory_limit", 4 << 30)),
         ladder=tuple(data.get("ladder", LADDER)),
     )
@@ -132,16 +132,17 @@ def hidden_seed(salt: str, suite: str, world_id: str, index: int) -> int:
 _HIDDEN_SALT_SHA256 = "c2bf0191b5d0c4cc9b77bc76681d2eab73eaa7a98de07daa1ec45c9f30eeff54"
 
 def _entries(steps: int) -> tuple[SuiteEntry, ...]:
-    """Every world at its default config. beta0: the agent's CPU budget per step, sized so that
-    the reference learners fit (a small numpy MLP needs a few hundred microseconds per step)."""
+    """Every world at its default config. beta0: the agent's CPU budget per step (isolated, protocol
+    overhead subtracted), sized so that the reference learners fit at beta0 (they cost 15-55 us
+    per step) and the lower rungs of the ladder bite."""
     return (
         SuiteEntry("ceaseless/DriftingBandit-v0", steps=steps, beta0=50e-6, fallback=0),
-        SuiteEntry("ceaseless/Forager-v0", steps=steps, beta0=200e-6, fallback=0),
-        SuiteEntry("ceaseless/ShiftingMaze-v0", steps=steps, beta0=200e-6, fallback=0),
-        SuiteEntry("ceaseless/DriftingControl-v0", steps=steps, beta0=200e-6, fallback=[0.0]),
-        SuiteEntry("ceaseless/PredictionStream-v0", steps=steps, beta0=200e-6, fallback=[0.0, 0.0]),
-        SuiteEntry("ceaseless/CraftingEconomy-v0", steps=steps, beta0=200e-6, fallback=0),
-        SuiteEntry("ceaseless/Commons-v0", steps=steps, beta0=200e-6, fallback=0),
+        SuiteEntry("ceaseless/Forager-v0", steps=steps, beta0=100e-6, fallback=0),
+        SuiteEntry("ceaseless/ShiftingMaze-v0", steps=steps, beta0=100e-6, fallback=0),
+        SuiteEntry("ceaseless/DriftingControl-v0", steps=steps, beta0=100e-6, fallback=[0.0]),
+        SuiteEntry("ceaseless/PredictionStream-v0", steps=steps, beta0=100e-6, fallback=[0.0, 0.0]),
+        SuiteEntry("ceaseless/CraftingEconomy-v0", steps=steps, beta0=100e-6, fallback=0),
+        SuiteEntry("ceaseless/Commons-v0", steps=steps, beta0=100e-6, fallback=0),
     )
 
 

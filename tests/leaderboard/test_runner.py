@@ -31,8 +31,11 @@ def spec(agent: str = "qlearner.py", world: str = BANDIT, steps: int = 3000, bet
 
 # -- the compute clock ----------------------------------------------------------------------------------
 def test_clock_earns_spends_and_caps():
-    clock = ComputeClock(beta=1e-3, start_credit=0.01, cap_steps=20)
+    clock = ComputeClock(beta=1e-3, start_credit=5.0, cap_steps=20)
     assert clock.cap == 0.02
+    clock.charge(0.5)  # start-up, paid from the start credit
+    clock.earn()
+    assert clock.credit == pytest.approx(0.02), "unused start credit is not kept beyond the cap"
     for _ in range(100):
         clock.earn()
     assert clock.credit == pytest.approx(0.02)
