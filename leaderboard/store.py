@@ -64,10 +64,13 @@ CREATE TABLE IF NOT EXISTS runs (
     final_window REAL,
     transcript_hash TEXT NOT NULL,
     file_sha256 TEXT NOT NULL,
-    result TEXT NOT NULL,
     UNIQUE (submission_id, world_id, seed, budget)
 );
 CREATE INDEX IF NOT EXISTS runs_by_submission ON runs (submission_id);
+CREATE TABLE IF NOT EXISTS run_results (
+    run_pk INTEGER PRIMARY KEY REFERENCES runs(id) ON DELETE CASCADE,
+    result TEXT NOT NULL
+);
 CREATE TABLE IF NOT EXISTS curves (
     run_pk INTEGER PRIMARY KEY REFERENCES runs(id) ON DELETE CASCADE,
     points TEXT NOT NULL,
@@ -158,8 +161,9 @@ class Store:
 
     def runs_of(self, name: str) -> list[sqlite3.Row]:
         return self.connection.execute(
-            "SELECT runs.* FROM runs JOIN submissions ON submissions.id = runs.submission_id "
-            "WHERE submissions.name = ? ORDER BY runs.id", (name,)).fetchall()
+            "SELECT runs.*, run_results.result FROM runs JOIN submissions ON submissions.id = runs.submission_id "
+            "JOIN run_results ON run_results.run_pk = runs.id WHERE submissions.name = ? ORDER BY runs.id",
+            (name,)).fetchall()
 
     def reference(self, world_id: str, config: dict[str, Any], steps: int, seed: int) -> sqlite3.Row | None:
         return self.connection.execute(
@@ -189,17 +193,21 @@ class Store:
         cursor.execute(
             "INSERT INTO runs (submission_id, run_id, world_id, config, seed, budget, beta, steps, G, cpu_seconds, "
             "cpu_us_per_call, skipped_fraction, peak_memory, faults, recovery_steps, retention_gain, "
-            "plasticity_trend, final_window, transcript_hash, file_sha256, result) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "plasticity_trend, final_window, transcript_hash, file_sha256) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (submission_id, result["run_id"], spec["world_id"], _config_key(spec.get("config", {})), spec["seed"],
              spec["budget"], spec["beta"],
              result["steps"], result["G"], result["cpu_seconds"], result["cpu_us_per_call"],
              result["skipped_fraction"], result["peak_memory_bytes"], len(result["faults"]),
              diagnostics.get("mean_recovery_steps"), diagnostics.get("retention_gain"),
              diagnostics.get("plasticity_trend"), diagnostics.get("final_window"), result["transcript_hash"],
-             file_sha256, json.dumps({k: v for k, v in result.items() if k not in ("curve", "change_points")})))
+             file_sha256))
+        run_pk = cursor.lastrowid
+        # The full result lives in its own table: the board's scans of `runs` stay narrow.
+        cursor.execute("INSERT INTO run_results (run_pk, result) VALUES (?, ?)",
+                       (run_pk, json.dumps({k: v for k, v in result.items() if k not in ("curve", "change_points")})))
         cursor.execute("INSERT INTO curves (run_pk, points, change_points) VALUES (?, ?, ?)",
-                       (cursor.lastrowid, json.dumps(result["curve"]), json.dumps(result["change_points"])))
+                       (run_pk, json.dumps(result["curve"]), json.dumps(result["change_points"])))
 
     def add_reference(self, cursor: sqlite3.Cursor, world_id: str, config: dict[str, Any], steps: int, seed: int,
                       g_fallback: float, g_oracle: float | None, curve_oracle: list[float]) -> None:

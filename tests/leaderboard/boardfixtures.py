@@ -136,8 +136,9 @@ def build_store(path: Path | str, entries: Iterable[EntrySpec], *, worlds: Seque
 def _flush(connection: sqlite3.Connection, runs: list, curves: list) -> None:
     connection.executemany(
         "INSERT INTO runs (id, submission_id, run_id, world_id, config, seed, budget, beta, steps, G, cpu_seconds, "
-        "cpu_us_per_call, skipped_fraction, peak_memory, faults, transcript_hash, file_sha256, result) "
-        "VALUES (?, ?, ?, ?, '{}', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", runs)
+        "cpu_us_per_call, skipped_fraction, peak_memory, faults, transcript_hash, file_sha256) "
+        "VALUES (?, ?, ?, ?, '{}', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", [run[:-1] for run in runs])
+    connection.executemany("INSERT INTO run_results VALUES (?, ?)", [(run[0], run[-1]) for run in runs])
     connection.executemany("INSERT INTO curves VALUES (?, ?, ?)", curves)
     runs.clear()
     curves.clear()

@@ -23,8 +23,9 @@ def _writer(path: str, prefix: str, count: int) -> None:
             for seed in range(5):
                 cursor.execute("INSERT INTO runs (submission_id, run_id, world_id, seed, budget, steps, G, "
                                "cpu_seconds, cpu_us_per_call, skipped_fraction, peak_memory, faults, "
-                               "transcript_hash, file_sha256, result) VALUES (?, ?, 'w', ?, 'x1', 1, 0, 0, 0, 0, "
-                               "0, 0, 'h', 'f', '{}')", (submission_id, f"r{seed}", seed))
+                               "transcript_hash, file_sha256) VALUES (?, ?, 'w', ?, 'x1', 1, 0, 0, 0, 0, "
+                               "0, 0, 'h', 'f')", (submission_id, f"r{seed}", seed))
+                cursor.execute("INSERT INTO run_results VALUES (?, '{}')", (cursor.lastrowid,))
     store.close()
 
 
