@@ -102,7 +102,8 @@ Cost
 ----
 CPU per step on a 2-core machine under load (20,000 steps, seed 1000, float32, one BLAS thread),
 in-process / isolated run (own process, protocol overhead subtracted):
-plain -- bandit 16 / 31 us (budget 50), the other worlds 18-25 / 35-51 us (budget 200);
+plain -- bandit 16 / 31 us (budget beta0 50), the other worlds 18-25 / 35-51 us (beta0 100; it
+was 200 when this was measured);
 continual_backprop -- bandit 25 / 35 us, the others 20-30 / 33-61 us. The isolated run costs
 about twice the in-process one (every call wakes the agent's process). A 20,000-step bandit
 run at beta0 (50 us) skips no step. Most of the cost is per-call numpy overhead, not
