@@ -49,10 +49,16 @@ def downsample(values: np.ndarray, points: int = CURVE_POINTS) -> np.ndarray:
 
 def change_responses(curve: np.ndarray, bucket: int, steps: int, change_points: list[dict[str, Any]],
                      window: int = 500, tolerance: float = 0.1) -> list[ChangeResponse]:
-    """Drop and recovery after each change point (``curve``: fine-curve means per bucket)."""
+    """Drop and recovery after each change point (``curve``: curve means per ``bucket`` steps).
+
+    ``before`` is the mean reward over the ``window`` steps before the change, ``after`` over the
+    ``window`` steps after it: ``drop = before - after``. The stream after the change is cut into
+    consecutive windows; the recovery time is the end of the first window whose mean is back
+    within ``tolerance`` (relative to the larger of |before| and the run's mean |reward|) of
+    ``before`` -- at least one window -- or None if that does not happen before the next change.
+    """
     curve = np.asarray(curve, dtype=np.float64)
-    width = max(1, window // bucket)
-    smooth = np.convolve(curve, np.ones(width) / width, mode="full")[: len(curve)]  # trailing mean
+    width = max(1, round(window / bucket))
     scale = max(float(np.abs(curve).mean()), 1e-9)
     starts = [int(cp["step"]) for cp in change_points]
     responses = []
@@ -62,10 +68,14 @@ def change_responses(curve: np.ndarray, bucket: int, steps: int, change_points: 
             continue
         before = curve[max(0, at - width): at].mean()
         after = curve[at: at + width].mean()
-        horizon = (starts[index + 1] // bucket) if index + 1 < len(starts) else len(curve)
+        horizon = min(len(curve), (starts[index + 1] // bucket) if index + 1 < len(starts) else len(curve))
         level = before - tolerance * max(abs(before), scale)
-        recovered = np.flatnonzero(smooth[at + 1: max(at + 1, horizon)] >= level)
-        recovery = int((recovered[0] + 1) * bucket) if len(recovered) else None
+        windows = (horizon - at) // width  # complete windows before the next change
+        recovery = None
+        if windows > 0:
+            means = curve[at: at + windows * width].reshape(windows, width).mean(axis=1)
+            back = np.flatnonzero(means >= level)
+            recovery = int((back[0] + 1) * width * bucket) if len(back) else None
         responses.append(ChangeResponse(int(cp["step"]), cp["kind"], float(cp["magnitude"]), cp["process"],
                                         int(cp.get("regime", 0)), float(before - after), recovery))
     return responses

@@ -18,7 +18,10 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
+
+from leaderboard import metrics
 
 SCHEMA_VERSION = 1
 
@@ -189,7 +192,11 @@ class Store:
 
     def add_run(self, cursor: sqlite3.Cursor, submission_id: int, result: dict[str, Any], file_sha256: str) -> None:
         spec = result["spec"]
-        diagnostics = result.get("diagnostics", {})
+        # Diagnostics are recomputed here from the run's stored curve and change points (at the
+        # curve's resolution), so every entry's are computed the same way, whoever ran it.
+        points = result["curve"]["points"]
+        diagnostics = metrics.summarise(np.asarray(points), max(1, result["steps"] // max(1, len(points))),
+                                        result["steps"], result["change_points"])
         cursor.execute(
             "INSERT INTO runs (submission_id, run_id, world_id, config, seed, budget, beta, steps, G, cpu_seconds, "
             "cpu_us_per_call, skipped_fraction, peak_memory, faults, recovery_steps, retention_gain, "
