@@ -624,6 +624,12 @@ def _plot_budgets(board: Board, best: pd.DataFrame, colours: dict[str, Any], pat
                     capsize=3, linewidth=1.0)
     ticks = list(xs) + ([unlimited_x] if has_unlimited else [])
     ax.set_xticks(ticks, [f"{2.0 ** k:g}" for k in xs] + (["∞"] if has_unlimited else []))
+    # Scale to the curves (an outlying interval, e.g. a random agent's, would flatten them all).
+    values = np.concatenate([curve.ravel(), unlimited.ravel() if unlimited is not None else [], [0.0, 1.0]])
+    values = values[np.isfinite(values)]
+    low, high = float(values.min()), float(values.max())
+    margin = 0.08 * (high - low or 1.0)
+    ax.set_ylim(low - margin, high + margin)
     ax.set_xlabel("compute budget (multiple of β0, log₂ axis)")
     ax.set_ylabel("IQM of z")
     ax.axhline(0.0, color="#999", linewidth=0.6)
