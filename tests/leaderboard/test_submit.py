@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import shutil
 import sqlite3
+from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -42,13 +43,18 @@ def recorded(tmp_path_factory, tiny):
 
 
 def copy_store(recorded: Path, tmp_path: Path) -> Store:
-    shutil.copytree(recorded, tmp_path / "store")
-    return Store(tmp_path / "store" / "board.sqlite")
+    """A private copy of the recorded store, made with sqlite's backup API (a file copy races with
+    another connection checkpointing and removing the -wal/-shm files)."""
+    target = tmp_path / "store" / "board.sqlite"
+    target.parent.mkdir()
+    with closing(sqlite3.connect(recorded / "board.sqlite")) as source, closing(sqlite3.connect(target)) as copy:
+        source.backup(copy)
+    return Store(target)
 
 
 def test_submit_runs_records_and_scores(recorded):
-    store = Store(recorded / "board.sqlite")
-    row = store.submission("first")
+    with Store(recorded / "board.sqlite") as store:
+        row = store.submission("first")
     assert row["status"] == "verified" and row["suite"] == "tiny-v1" and not row["hidden_seeds"]
     frame = load(store.path)
     assert len(frame) == 2 * 2 * 7 and frame["z"].notna().all()
