@@ -1,0 +1,77 @@
+"""Each baseline's own CPU per step, in-process: the algorithm's cost without the sandbox.
+
+    python benchmarks/agent_cost.py [--steps 20000] [--only NAME ...] [--world ID ...]
+
+The harness charges an agent the CPU its process spends per call, protocol overhead subtracted
+(``scripts/baseline_tables.py`` prints those figures from the committed results). That figure also
+holds what process isolation costs a real agent beyond a do-nothing one (caches refilled after
+every switch between harness and agent on a shared CPU). This script isolates the algorithm: it
+steps each world with the agent's actions in one process and times only ``agent.step`` with the
+process CPU clock, less the clock's own cost. Each agent learns as it does on the board (the
+unlimited track's code path), on seed 0 of the suite's configuration. Pinned to one CPU.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import time
+
+import gymnasium as gym
+
+import worlds  # noqa: F401  (registers the worlds)
+from baselines import BOARD
+from worlds.suites import get_suite
+
+
+def clock_cost_ns(calls: int = 100_000) -> float:
+    """CPU nanoseconds of one pair of ``process_time_ns`` calls (subtracted per step)."""
+    clock = time.process_time_ns
+    start = clock()
+    for _ in range(calls):
+        clock()
+        clock()
+    return (clock() - start) / calls
+
+
+def agent_us(module: str, options: dict, world_id: str, config: dict, steps: int, clock_ns: float) -> float:
+    env = gym.make(world_id, **config).unwrapped
+    observation, _ = env.reset(seed=0)
+    agent = importlib.import_module(module).make_agent(env.observation_space, env.action_space, 0, **options)
+    action = agent.start(observation)
+    clock, spent = time.process_time_ns, 0
+    for _ in range(steps):
+        observation, reward, *_ = env.step(action)
+        started = clock()
+        action = agent.step(float(reward), observation, 1)
+        spent += clock() - started
+    env.close()
+    return max(spent / steps - clock_ns, 0.0) / 1e3
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--steps", type=int, default=20_000)
+    parser.add_argument("--suite", default="core-v1", help="whose world configurations to use")
+    parser.add_argument("--only", nargs="*", default=None, help="only these baselines")
+    parser.add_argument("--world", nargs="*", default=None, help="only these worlds (e.g. Forager-v0)")
+    args = parser.parse_args()
+    if hasattr(os, "sched_setaffinity"):
+        os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})
+    suite = get_suite(args.suite)
+    entries = [e for e in suite.entries if not args.world or e.short_name in args.world]
+    clock_ns = clock_cost_ns()
+    short = [e.short_name for e in entries]
+    print(f"Agent CPU microseconds per step, in-process ({args.steps} steps, seed 0, {suite.name} configs)\n")
+    print("| agent | " + " | ".join(short) + " |")
+    print("|---|" + "---|" * len(short))
+    for name, module, options in BOARD:
+        if args.only and name not in args.only:
+            continue
+        cells = [f"{agent_us(module, options, e.world_id, e.config_dict, args.steps, clock_ns):.1f}" for e in entries]
+        print(f"| {name} | " + " | ".join(cells) + " |", flush=True)
+
+
+if __name__ == "__main__":
+    main()
