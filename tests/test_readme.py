@@ -39,3 +39,8 @@ def test_the_example_agent_learns_without_a_fault(tmp_path):
                        budget="unlimited", beta=float("inf"), in_process=True)
         result = run(spec, tmp_path / "out")
         assert not result["faults"], result["faults"]
+
+
+def test_no_placeholder_is_left_in_the_readme():
+    placeholders = re.findall(r"^[A-Z][A-Z_]{5,}$", README, flags=re.M)
+    assert not placeholders, f"README.md still holds placeholders: {placeholders}"
