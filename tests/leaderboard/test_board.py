@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from leaderboard import board
+from leaderboard import board, plots
 from leaderboard.board import publish
 from leaderboard.scoring import BoardOptions
 from tests.leaderboard.boardfixtures import EntrySpec, build_store
@@ -256,7 +256,7 @@ def test_html_page_and_plots_are_written(published):
 def test_pareto_front():
     cost = np.array([10.0, 20.0, 5.0, 40.0, 20.0])
     score = np.array([0.5, 0.4, 0.2, 0.9, 0.6])
-    assert list(board._pareto_front(cost, score)) == [2, 0, 4, 3]
+    assert list(plots._pareto_front(cost, score)) == [2, 0, 4, 3]
 
 
 # -- a real browser ---------------------------------------------------------------------------------------------------
