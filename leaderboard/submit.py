@@ -179,9 +179,9 @@ def check_bundle(bundle: Path | str, suite: Suite, agent: AgentSpec, seeds: dict
 def _ensure_references(store: Store, suite: Suite, seeds: dict[str, list[int]], on_world=None) -> list[tuple]:
     """Reference returns the store lacks, computed here (never taken from a bundle)."""
     new = []
-    for entry in suite.entries:
+    for index, entry in enumerate(suite.entries):
         if on_world is not None:
-            on_world(entry.world_id)
+            on_world(index, entry.world_id)
         wanted = [s for s in seeds[entry.world_id]
                   if store.reference(entry.world_id, entry.config_dict, entry.steps, s) is None]
         if wanted:
@@ -201,15 +201,11 @@ def ensure_references(store: Store, suite: Suite, seeds: dict[str, list[int]], p
                        TimeElapsedColumn())
         task = bar.add_task("references", total=len(suite.entries), world="")
         bar.start()
-    done = [0]
-
-    def on_world(world_id: str) -> None:
-        if bar is not None:
-            bar.update(task, completed=done[0], world=world_id.split("/")[-1])
-        done[0] += 1
+    def on_world(index: int, world_id: str) -> None:
+        bar.update(task, completed=index, world=world_id.split("/")[-1])
 
     try:
-        found = _ensure_references(store, suite, seeds, on_world)
+        found = _ensure_references(store, suite, seeds, on_world if bar is not None else None)
         with store.transaction() as cursor:
             for reference in found:
                 store.add_reference(cursor, *reference)
