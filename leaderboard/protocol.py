@@ -26,6 +26,7 @@ gives identical results run after run.
 
 from __future__ import annotations
 
+import ast
 import hashlib
 import importlib
 import importlib.util
@@ -92,9 +93,23 @@ class AgentSpec:
         if not (spec and spec.origin):
             return []
         origin = Path(spec.origin)
-        if "." in self.module:  # a module of a package: the package's code is what runs (helpers too)
-            return sorted(p for p in origin.parent.glob("*.py"))
-        return [origin]
+        if "." not in self.module:
+            return [origin]
+        # A module of a package: it, the package's __init__ (run on import) and the package's
+        # modules it imports, transitively. Editing one agent of a package then changes only its
+        # digest, and a helper shared by several changes all of theirs.
+        package = self.module.split(".")[0]
+        root = Path(importlib.util.find_spec(package).origin).parent
+        files: set[Path] = set()
+        pending = [origin]
+        while pending:
+            file = pending.pop()
+            if file in files:
+                continue
+            files.add(file)
+            inits = [d / "__init__.py" for d in file.parents if d == root or root in d.parents]
+            pending += [init for init in inits if init.is_file()] + _package_imports(file, package, root)
+        return sorted(files)
 
     def digest(self) -> str:
         """sha256 over the submission's files and options: which code produced a result."""
@@ -104,6 +119,33 @@ class AgentSpec:
             hasher.update(file.read_bytes())
         hasher.update(json.dumps(dict(self.options), sort_keys=True, default=str).encode())
         return hasher.hexdigest()
+
+
+def _package_imports(file: Path, package: str, root: Path) -> list[Path]:
+    """The files of ``package`` (rooted at ``root``) that ``file`` imports by name: ``import
+    package.x``, ``from package.x import y``, ``from package import x`` and relative forms.
+    Imports built at run time (``importlib``) are not seen."""
+    here = file.relative_to(root).parent.parts
+    names: list[str] = []
+    for node in ast.walk(ast.parse(file.read_bytes())):
+        if isinstance(node, ast.Import):
+            names += [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:  # relative: resolved against the importing file's own package
+                parent = list((package, *here))[: len(here) + 2 - node.level]
+                base = ".".join(parent + ([node.module] if node.module else []))
+            else:
+                base = node.module or ""
+            names += [base] + [f"{base}.{alias.name}" for alias in node.names]
+    found = []
+    for name in names:
+        parts = name.split(".")
+        if parts[0] != package or len(parts) < 2:
+            continue
+        for candidate in (root.joinpath(*parts[1:]).with_suffix(".py"), root.joinpath(*parts[1:], "__init__.py")):
+            if candidate.is_file():
+                found.append(candidate)
+    return found
 
 
 def _module_file(spec: AgentSpec) -> Path:

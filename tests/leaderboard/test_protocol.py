@@ -55,6 +55,44 @@ def test_module_names_work_too():
     assert agent.start(0) in range(3)
 
 
+def test_a_package_modules_digest_covers_only_the_code_it_imports(tmp_path, monkeypatch):
+    package = tmp_path / "digestpkg"
+    (package / "sub").mkdir(parents=True)
+    files = {
+        "__init__.py": "",
+        "helper.py": "X = 1\n",
+        "other.py": "Y = 2\n",
+        "a.py": "from digestpkg.helper import X\n",
+        "b.py": "from . import other\n",
+        "sub/__init__.py": "",
+        "sub/c.py": "from ..helper import X\nimport numpy\n",
+    }
+    for name, text in files.items():
+        (package / name).write_text(text)
+    monkeypatch.syspath_prepend(str(tmp_path))
+
+    def names(module):
+        return sorted(str(p.relative_to(package)) for p in AgentSpec.parse(module).source_files())
+
+    assert names("digestpkg.a") == ["__init__.py", "a.py", "helper.py"]
+    assert names("digestpkg.b") == ["__init__.py", "b.py", "other.py"]
+    assert names("digestpkg.sub.c") == ["__init__.py", "helper.py", "sub/__init__.py", "sub/c.py"]
+
+    def digests():
+        return {m: AgentSpec.parse(f"digestpkg.{m}").digest() for m in ("a", "b", "sub.c")}
+
+    before = digests()
+    (package / "other.py").write_text("Y = 3\n")  # only b imports it
+    after = digests()
+    assert after["b"] != before["b"] and after["a"] == before["a"] and after["sub.c"] == before["sub.c"]
+    (package / "helper.py").write_text("X = 2\n")  # a and sub.c import it
+    again = digests()
+    assert again["a"] != after["a"] and again["sub.c"] != after["sub.c"] and again["b"] == after["b"]
+    (package / "__init__.py").write_text("Z = 0\n")  # runs on every import
+    assert all(d != again[m] for m, d in digests().items())
+    assert AgentSpec.parse("digestpkg.a", variant="x").digest() != AgentSpec.parse("digestpkg.a").digest()
+
+
 def test_wire_format_round_trips_and_refuses_bad_actions():
     from gymnasium import spaces
 
