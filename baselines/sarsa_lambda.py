@@ -63,6 +63,11 @@ Frozen twin: after ``freeze_after`` world steps (``common.Lifetime``, counting `
 weight, trace or average reward changes; the agent keeps acting epsilon-greedily (same epsilon)
 on its frozen q, or predicting with its frozen V.
 
+Cost: a control step is about 30 small numpy calls (a third of them the tile coder), each
+costing more in call overhead than in arithmetic: in-process (``benchmarks/agent_cost.py``)
+10-13 us per step on the bandit and the maze, 16-19 us on the tile-coded worlds. One-step traces
+(prediction with ``gamma_p = 0``) skip the trace bookkeeping.
+
 Supported spaces: observations Discrete, MultiDiscrete or Box (``TileCoder``); actions Discrete
 or a 1-d Box with finite bounds (``ActionSet``, at most 125 grid actions). Anything else raises
 ``UnsupportedSpace``.
@@ -111,6 +116,8 @@ from gymnasium import spaces
 
 from baselines.common import ActionSet, Lifetime, PredictionDetector, TileCoder, UnsupportedSpace
 
+_sum_rows = np.add.reduce  # sum over the first axis; ``ndarray.sum`` costs a Python wrapper more per call
+
 
 # -- sparse recent traces ----------------------------------------------------------------------------
 class RecentTraces:
@@ -130,6 +137,7 @@ class RecentTraces:
         self.times = np.zeros(0, dtype=np.int64)  # accumulating only
         self.steps: deque[tuple[int, int]] = deque()
         self.stamp = np.full(size, -1, dtype=np.int64)  # replacing only: latest visit of each row
+        self.latest = -1  # one-step traces only: the time of the visit held
 
     def clear(self) -> None:
         self.rows, self.times = self.rows[:0], self.times[:0]
@@ -137,6 +145,9 @@ class RecentTraces:
 
     def visit(self, rows: np.ndarray, t: int) -> None:
         """``rows`` are active at world step ``t``; visits ``horizon`` or more steps old are dropped."""
+        if self.horizon == 1:  # one-step traces (lambda or gamma 0): just this visit, nothing to age
+            self.rows, self.latest = rows, t
+            return
         drop = 0
         while self.steps and self.steps[0][0] <= t - self.horizon:
             drop += self.steps.popleft()[1]
@@ -152,6 +163,12 @@ class RecentTraces:
     def add_to(self, weights: np.ndarray, step: Any, t: int, vector: bool = False) -> None:
         """``weights[rows] += step * trace(rows)`` at the time ``t`` of the latest visit;
         ``step`` is a scalar, or (``vector``) one value per weight column."""
+        if self.horizon == 1:  # every trace is 1 (the latest visit is at ``t``)
+            if self.replacing:
+                weights[self.rows] += step
+            else:
+                np.add.at(weights, self.rows, step)
+            return
         ages = t - (self.stamp[self.rows] if self.replacing else self.times)
         values = self.powers[ages]
         change = np.multiply.outer(values, step) if vector else values * step
@@ -161,6 +178,10 @@ class RecentTraces:
             np.add.at(weights, self.rows, change)
 
     def state(self) -> dict[str, np.ndarray]:
+        if self.horizon == 1:
+            times = np.full(len(self.rows), self.latest, dtype=np.int64)
+            steps = np.array([[self.latest, len(self.rows)]] if len(self.rows) else [], dtype=np.int64)
+            return {"rows": self.rows, "times": times, "steps": steps.reshape(-1, 2)}
         steps = np.array(self.steps, dtype=np.int64).reshape(-1, 2)
         times = self.stamp[self.rows] if self.replacing else self.times
         return {"rows": self.rows, "times": times, "steps": steps}
@@ -168,6 +189,7 @@ class RecentTraces:
     def set_state(self, saved: dict[str, np.ndarray]) -> None:
         self.rows, self.times = saved["rows"].copy(), saved["times"].copy()
         self.steps = deque((int(t), int(n)) for t, n in saved["steps"])
+        self.latest = int(saved["steps"][-1][0]) if len(saved["steps"]) else -1
         self.stamp.fill(-1)
         if self.replacing:
             self.stamp[self.rows] = self.times  # a row listed twice carries its latest time twice
@@ -193,13 +215,12 @@ class SarsaLambda:
         self.rng = np.random.default_rng(seed)
         self.lifetime = Lifetime(freeze_after)
         self.features = size + 1  # index ``size`` is the bias feature of tile-coded Box observations
-        self.bias_index = np.array([size], dtype=np.int64)
 
         # Control: q(s, a) = sum of q_weights[F(s), a]; trace rows are flat indices f * n + a.
         self.actions = ActionSet(action_space, levels=levels)
         self.n = self.actions.n
         self.coder = TileCoder(observation_space, tilings=tilings, tiles=tiles, size=size)
-        self.bias = bias and self._plain_tiles(observation_space, self.coder)
+        self.bias_buffer = self._bias_buffer(bias, observation_space, self.coder)
         self.q_weights = np.zeros((self.features, self.n))
         self.q_flat = self.q_weights.reshape(-1)  # a view: trace row f * n + a is q_weights[f, a]
         self.q_traces = RecentTraces(self.q_weights.size, gamma * lam, trace_cutoff, traces == "replacing")
@@ -215,7 +236,7 @@ class SarsaLambda:
             self.action_shape, self.action_dtype = action_space.shape, action_space.dtype
             self.pred_coder = TileCoder(observation_space, tilings=prediction_tilings, tiles=prediction_tiles,
                                         size=size)
-            self.pred_bias = bias and self._plain_tiles(observation_space, self.pred_coder)
+            self.pred_bias_buffer = self._bias_buffer(bias, observation_space, self.pred_coder)
             self.pred_alpha, self.pred_gamma = prediction_alpha, prediction_gamma
             self.v_weights = np.zeros((self.features, self.k))
             self.v_traces = RecentTraces(self.features, prediction_gamma * lam, trace_cutoff, traces == "replacing")
@@ -227,28 +248,39 @@ class SarsaLambda:
         self.last_value = np.zeros(self.detector.k)  # predict: v(o_t) under the current weights
         self.last_prediction: Any = None  # the prediction sent (for the detector)
 
-    @staticmethod
-    def _plain_tiles(space: spaces.Space, coder: TileCoder) -> bool:
-        return isinstance(space, spaces.Box) and coder.active is not None  # tile coding, not binary bits
+    def _active(self, coder: TileCoder, bias: np.ndarray | None, observation: Any) -> np.ndarray:
+        """The active features of ``observation``: the coder's, then the bias feature if ``bias`` is
+        given -- the coder's buffer with the bias index last, reused by the next call."""
+        if bias is None:
+            return coder(observation)
+        bias[:-1] = coder(observation)
+        return bias
 
-    def _active(self, coder: TileCoder, bias: bool, observation: Any) -> np.ndarray:
-        indices = coder(observation)
-        return np.concatenate((indices, self.bias_index)) if bias else indices
+    def _bias_buffer(self, wanted: bool, observation_space: spaces.Space, coder: TileCoder) -> np.ndarray | None:
+        """A buffer for ``_active`` if the bias feature is wanted and the coder tile-codes a Box
+        (a fixed number of active features), else None."""
+        if not (wanted and isinstance(observation_space, spaces.Box) and coder.active is not None):
+            return None
+        buffer = np.empty(coder.active + 1, dtype=np.int64)
+        buffer[-1] = self.features - 1
+        return buffer
 
     # -- control ------------------------------------------------------------------------------
     def _choose(self, observation: Any) -> tuple[int, np.ndarray, float]:
         """Epsilon-greedy action index (ties at random), the trace rows of (s, a) and q(s, a)."""
-        active = self._active(self.coder, self.bias, observation)
-        q = self.q_weights.take(active, axis=0).sum(axis=0).tolist()
+        active = self._active(self.coder, self.bias_buffer, observation)
+        q = _sum_rows(self.q_weights.take(active, axis=0)).tolist()
+        # Uniform picks as int(u * n): a third of the cost of rng.integers per call (ties are
+        # frequent while the weights are still zero).
         if self.rng.random() < self.epsilon:
-            action = int(self.rng.integers(self.n))
+            action = int(self.rng.random() * self.n)
         else:
             best = max(q)
             if q.count(best) == 1:
                 action = q.index(best)
             else:
                 ties = [i for i, value in enumerate(q) if value == best]
-                action = ties[int(self.rng.integers(len(ties)))]
+                action = ties[int(self.rng.random() * len(ties))]
         return action, active * self.n + action, q[action]
 
     def _control_start(self, observation: Any) -> Any:
@@ -263,7 +295,7 @@ class SarsaLambda:
         action, rows, value = self._choose(observation)  # a_{t+1} is chosen before the update (S&B 12.7)
         if learning:
             weights = self.q_flat
-            previous = float(weights[self.last_rows].sum())  # q(s_t, a_t) under the current weights
+            previous = float(_sum_rows(weights[self.last_rows]))  # q(s_t, a_t) under the current weights
             if self.differential:
                 delta = reward - elapsed * self.avg_reward + value - previous
                 self.avg_reward += self.eta * delta
@@ -277,19 +309,19 @@ class SarsaLambda:
     # -- prediction -----------------------------------------------------------------------------
     def _predict(self, rows: np.ndarray) -> Any:
         """The prediction v(o) (clipped to the action box) from the active features of o."""
-        self.last_rows = rows
-        self.last_value = self.v_weights.take(rows, axis=0).sum(axis=0)
+        self.last_rows = rows.copy()  # ``rows`` may be the reused bias buffer
+        self.last_value = _sum_rows(self.v_weights.take(rows, axis=0))
         prediction = np.minimum(np.maximum(self.last_value, self.low), self.high).astype(self.action_dtype)
         self.last_prediction = prediction.reshape(self.action_shape)
         return self.last_prediction
 
     def _predict_step(self, observation: Any, elapsed: int, learning: bool) -> Any:
-        rows = self._active(self.pred_coder, self.pred_bias, observation)
+        rows = self._active(self.pred_coder, self.pred_bias_buffer, observation)
         if learning and elapsed == 1:  # learn first, then predict with the updated weights
             cumulant = np.asarray(observation, np.float64).ravel()[-self.k:]  # y_t, revealed now
             delta = cumulant - self.last_value  # v(o_t) was computed with the current weights
             if self.pred_gamma > 0.0:
-                delta += self.pred_gamma * self.v_weights.take(rows, axis=0).sum(axis=0)
+                delta += self.pred_gamma * _sum_rows(self.v_weights.take(rows, axis=0))
             self.v_traces.visit(self.last_rows, self.t - 1)
             self.v_traces.add_to(self.v_weights, self.pred_alpha / len(self.last_rows) * delta, self.t - 1,
                                  vector=True)
@@ -300,7 +332,7 @@ class SarsaLambda:
         self.t = 0
         if self.mode == "predict":
             self.v_traces.clear()
-            return self._predict(self._active(self.pred_coder, self.pred_bias, observation))
+            return self._predict(self._active(self.pred_coder, self.pred_bias_buffer, observation))
         return self._control_start(observation)
 
     def step(self, reward: float, observation: Any, elapsed: int = 1) -> Any:

@@ -95,6 +95,7 @@ def test_frozen_twin_stops_learning(world_id, options):
     ("ceaseless/Forager-v0", {"traces": "accumulating"}),
     ("ceaseless/ShiftingMaze-v0", {"differential": True, "gamma": 1.0, "lam": 0.9}),
     ("ceaseless/PredictionStream-v0", {"prediction_gamma": 0.5}),
+    ("ceaseless/PredictionStream-v0", {}),  # one-step traces
 ])
 def test_checkpoint_restore_resumes_exactly(world_id, options):
     agent, world, _, _ = _play(world_id, 1002, 250, **options)
@@ -127,12 +128,13 @@ def test_unsupported_spaces_raise():
         make_agent(box, spaces.Discrete(3), 0, gamma=1.0)
 
 
+@pytest.mark.parametrize("decay", [0.8, 0.0])  # 0: one-step traces (lambda or gamma 0), a path of its own
 @pytest.mark.parametrize("replacing", [True, False])
-def test_sparse_recent_traces_equal_dense_traces(replacing):
+def test_sparse_recent_traces_equal_dense_traces(replacing, decay):
     """The truncated sparse trace gives the same weights as a dense eligibility vector
     z <- decay z + x (accumulating) or z[x] = 1 (replacing), also across missed steps."""
     rng = np.random.default_rng(0)
-    size, decay, cutoff = 40, 0.8, 1e-12
+    size, cutoff = 40, 1e-12
     traces = RecentTraces(size, decay, cutoff, replacing)
     sparse, dense, z = np.zeros(size), np.zeros(size), np.zeros(size)
     t = 0
