@@ -274,11 +274,14 @@ def submit(directory: Path | str, store: Store, *, suite_name: str | None = None
             "hidden_seeds": salt is not None}
 
 
-def verify(name: str, store: Store, *, fraction: float = 0.15, seed: int = 0, cpu_tolerance: float = 0.10,
+def verify(name: str, store: Store, *, fraction: float = 0.15, seed: int = 0, cpu_tolerance: float = 0.5,
            workers: int | None = None) -> dict[str, Any]:
     """Re-run a random ``fraction`` (10-20%) of a submission's runs and compare: unlimited-track runs
     must reproduce the transcript hash exactly; budgeted runs must land inside the submission's
-    Score@beta0 interval half-width of the original z and use CPU within ``cpu_tolerance``."""
+    Score@beta0 interval half-width of the original z and use CPU within ``cpu_tolerance`` of the
+    original (relative). The CPU check catches CPU under-reported by a third or more; it cannot be
+    much tighter, because the same run measured twice on a shared 2-core machine differs by up to
+    a third (other tenants, and whether another run shared the machine)."""
     from leaderboard import scoring
     from leaderboard.store import load
 

@@ -1,5 +1,5 @@
 """Spends a steady 0.3 ms of CPU per call and always takes the fallback action: its results are
-the same on every budget, and its CPU per call is stable enough to verify within 10%."""
+the same on every budget, and its CPU per call is steady enough to verify."""
 
 import time
 
