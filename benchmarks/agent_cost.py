@@ -18,8 +18,6 @@ only if it lasts more than half of every run.
 from __future__ import annotations
 
 import argparse
-import functools
-import importlib
 import os
 import statistics
 import time
@@ -29,6 +27,7 @@ import gymnasium as gym
 
 import worlds  # noqa: F401  (registers the worlds)
 from baselines import BOARD
+from leaderboard.protocol import AgentSpec, load_factory
 from worlds.suites import get_suite
 
 
@@ -83,7 +82,7 @@ def main() -> None:
     for name, module, options in BOARD:
         if args.only and name not in args.only:
             continue
-        make_agent = functools.partial(importlib.import_module(module).make_agent, **options)
+        make_agent = load_factory(AgentSpec.parse(module, **options))
         costs = [min(agent_us(make_agent, e.world_id, e.config_dict, args.steps, clock_ns)
                      for _ in range(args.repeats)) for e in entries]
         cells = [f"{cost:.1f}" for cost in costs]

@@ -98,5 +98,6 @@ def main() -> None:
             print(f"| {world} | {name} | {alone:.1f} | {charged - null_agent:.1f} | {harness - null_harness:.1f} |",
                   flush=True)
 
+
 if __name__ == "__main__":
     main()
