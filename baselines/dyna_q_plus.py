@@ -62,7 +62,7 @@ Hyper-parameters (values chosen):
 - ``regression_step_size`` = 0.1, ``regression_resolution`` = 1 (prediction protocol only, taken
   from q_learning.py's tuning: with one cell per dimension the table is a single running mean).
 
-How they were chosen: a small grid on the tuning seeds (worlds.suites.TUNING_SEEDS = 1000, 1001,
+How they were chosen: a small grid on the tuning seeds (ceaseless.worlds.suites.TUNING_SEEDS = 1000, 1001,
 1002), first 2,000 steps of ShiftingMaze-v0 and Forager-v0 only, scored by the mean over the two
 worlds of (sum over the seeds of the mean reward) / (sum over the seeds of the oracle's). First
 planning_steps in {5, 10, 20} x kappa in {1e-4, 1e-3, 1e-2} x epsilon in {0.01, 0.05} x gamma in
@@ -95,7 +95,7 @@ from typing import Any
 import numpy as np
 from gymnasium import spaces
 
-from baselines.common import ActionSet, Lifetime, ObservationKeys, PredictionDetector, UnsupportedSpace
+from ceaseless.baselines.common import ActionSet, Lifetime, ObservationKeys, PredictionDetector, UnsupportedSpace
 
 BLOCK = 1024  # uniforms drawn per call of the generator (acting)
 

@@ -119,7 +119,7 @@ from typing import Any
 import numpy as np
 from gymnasium import spaces
 
-from baselines.common import ActionSet, Lifetime, PredictionDetector, UnsupportedSpace
+from ceaseless.baselines.common import ActionSet, Lifetime, PredictionDetector, UnsupportedSpace
 
 VARIANTS = ("plain", "continual_backprop")
 

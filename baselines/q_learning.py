@@ -52,7 +52,7 @@ Hyper-parameters (values chosen):
   which tracks its slow cyclic and drifting parts; finer grids have too many cells to be visited
   often enough in the tuning window.
 
-How they were chosen: a small grid on the tuning seeds (worlds.suites.TUNING_SEEDS = 1000, 1001,
+How they were chosen: a small grid on the tuning seeds (ceaseless.worlds.suites.TUNING_SEEDS = 1000, 1001,
 1002), first 2,000 steps only, scored by the mean over ShiftingMaze-v0 and Forager-v0 of
 (sum over the seeds of the mean reward) / (sum over the seeds of the oracle's): step_size in
 {0.1, 0.3, 0.5} x epsilon in {0.01, 0.05, 0.1} x gamma in {0.9, 0.95, 0.99} x initial_value in
@@ -89,7 +89,7 @@ from typing import Any
 import numpy as np
 from gymnasium import spaces
 
-from baselines.common import ActionSet, Lifetime, ObservationKeys, PredictionDetector, UnsupportedSpace
+from ceaseless.baselines.common import ActionSet, Lifetime, ObservationKeys, PredictionDetector, UnsupportedSpace
 
 BLOCK = 1024  # uniforms drawn per call of the generator
 

@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 from gymnasium import spaces
 
-from baselines.common import UnsupportedSpace
+from ceaseless.baselines.common import UnsupportedSpace
 
 
 class RandomAgent:

@@ -74,7 +74,7 @@ from typing import Any
 import numpy as np
 from gymnasium import spaces
 
-from baselines.common import ActionSet, Lifetime, PredictionDetector
+from ceaseless.baselines.common import ActionSet, Lifetime, PredictionDetector
 
 
 class SampleAverage:

@@ -114,7 +114,7 @@ from typing import Any
 import numpy as np
 from gymnasium import spaces
 
-from baselines.common import ActionSet, Lifetime, PredictionDetector, TileCoder, UnsupportedSpace
+from ceaseless.baselines.common import ActionSet, Lifetime, PredictionDetector, TileCoder, UnsupportedSpace
 
 _sum_rows = np.add.reduce  # sum over the first axis; ``ndarray.sum`` costs a Python wrapper more per call
 

@@ -91,7 +91,7 @@ from typing import Any
 import numpy as np
 from gymnasium import spaces
 
-from baselines.common import ActionSet, Lifetime, PredictionDetector
+from ceaseless.baselines.common import ActionSet, Lifetime, PredictionDetector
 
 VARIANTS = ("sliding", "discounted")
 

@@ -25,10 +25,10 @@ from collections.abc import Callable
 
 import gymnasium as gym
 
-import worlds  # noqa: F401  (registers the worlds)
-from baselines import BOARD
-from leaderboard.protocol import AgentSpec, load_factory
-from worlds.suites import get_suite
+from ceaseless import worlds  # noqa: F401  (registers the worlds)
+from ceaseless.baselines import BOARD
+from ceaseless.leaderboard.harness.protocol import AgentSpec, load_factory
+from ceaseless.worlds.suites import get_suite
 
 
 def clock_cost_ns(calls: int = 100_000) -> float:

@@ -20,8 +20,8 @@ from pathlib import Path
 import gymnasium as gym
 import numpy as np
 
-import worlds  # noqa: F401  (registers ceaseless/Commons-v0)
-from worlds.commons import CommonsCore, parallel_env
+from ceaseless import worlds  # noqa: F401  (registers ceaseless/Commons-v0)
+from ceaseless.worlds.commons import CommonsCore, parallel_env
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from compare_peers import best_of  # the shared timer of the speed scripts

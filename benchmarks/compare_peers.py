@@ -15,7 +15,7 @@ import time
 import gymnasium as gym
 import numpy as np
 
-import worlds
+from ceaseless import worlds
 
 
 def best_of(repeats: int, run) -> float:

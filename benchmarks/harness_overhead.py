@@ -16,9 +16,11 @@ import os
 import time
 from pathlib import Path
 
-import worlds
-from leaderboard.protocol import AgentSpec
-from leaderboard.runner import FLUSH, Run, RunSpec, protocol_overhead
+from ceaseless import worlds
+from ceaseless.leaderboard.harness.clock import protocol_overhead
+from ceaseless.leaderboard.harness.protocol import AgentSpec
+from ceaseless.leaderboard.harness.runner import FLUSH, Run
+from ceaseless.leaderboard.harness.runspec import RunSpec
 
 NULL = Path(__file__).resolve().parent / "agents" / "null_agent.py"
 

@@ -23,11 +23,11 @@ from pathlib import Path
 
 import gymnasium as gym
 
-import worlds  # noqa: F401  (registers the worlds)
-from baselines import BOARD
-from leaderboard.protocol import AgentSpec, load_factory
-from leaderboard.sandbox import SandboxedAgent
-from worlds.suites import get_suite
+from ceaseless import worlds  # noqa: F401  (registers the worlds)
+from ceaseless.baselines import BOARD
+from ceaseless.leaderboard.harness.protocol import AgentSpec, load_factory
+from ceaseless.leaderboard.harness.sandbox import SandboxedAgent
+from ceaseless.worlds.suites import get_suite
 
 try:
     from benchmarks.agent_cost import agent_us, clock_cost_ns

@@ -8,8 +8,8 @@ import pytest
 
 from benchmarks.agent_cost import agent_us
 from benchmarks.isolation_cost import isolated_us, spec_of
-from leaderboard.protocol import load_factory
-from worlds.suites import get_suite
+from ceaseless.leaderboard.harness.protocol import load_factory
+from ceaseless.worlds.suites import get_suite
 
 ENTRY = {entry.short_name: entry for entry in get_suite("core-v1").entries}["DriftingControl-v0"]
 STEPS = 2000

@@ -23,7 +23,8 @@ import time
 
 import pytest
 
-from leaderboard import board, store
+from ceaseless.leaderboard.board import render, store, table
+from ceaseless.leaderboard.board.publish import publish
 from tests.leaderboard.boardfixtures import build_store, many_entries
 
 ENTRIES, WORLDS, SEEDS = 1000, 10, 10
@@ -45,7 +46,7 @@ def board_store(request, tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def scored(board_store):
-    return board.build(board_store, reference="agent-0000")
+    return table.build(board_store, reference="agent-0000")
 
 
 def _timed(benchmark, function):
@@ -66,7 +67,7 @@ def _timed(benchmark, function):
 def test_publish(benchmark, board_store, tmp_path):
     """store.load + scoring + the terminal table + the HTML page with its four plots."""
     benchmark.extra_info["shape"] = f"{ENTRIES} entries x {WORLDS} worlds x {SEEDS} seeds x 7 budgets"
-    result = _timed(benchmark, lambda: board.publish(board_store, out_dir=tmp_path, formats=("table", "html"),
+    result = _timed(benchmark, lambda: publish(board_store, out_dir=tmp_path, formats=("table", "html"),
                                                       reference="agent-0000"))
     assert result["html"].exists() and "agent-0000" in result["table"]
 
@@ -75,8 +76,8 @@ def test_publish(benchmark, board_store, tmp_path):
 def test_stage(benchmark, board_store, scored, stage, tmp_path):
     functions = {
         "load": lambda: store.load(board_store),
-        "score": lambda: board.from_runs(scored.runs, reference="agent-0000", store_path=board_store),
-        "table": lambda: board.table_text(scored),
-        "html": lambda: board.html(scored, tmp_path),
+        "score": lambda: table.from_runs(scored.runs, reference="agent-0000", store_path=board_store),
+        "table": lambda: render.table_text(scored),
+        "html": lambda: render.html(scored, tmp_path),
     }
     _timed(benchmark, functions[stage])

@@ -1,4 +1,4 @@
-"""pytest-benchmark suite for leaderboard.stats: the board's bootstrap at full size.
+"""pytest-benchmark suite for ceaseless.leaderboard.scoring.stats: the board's bootstrap at full size.
 
 The board scores 1,000 entries x 10 worlds x 10 seeds and needs 95% intervals from 2,000
 bootstrap resamples; the whole board must score and render in under 10 s, so this bootstrap
@@ -14,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from leaderboard.stats import bootstrap_ci
+from ceaseless.leaderboard.scoring.stats import bootstrap_ci
 
 ENTRIES, WORLDS, SEEDS, REPS = 1000, 10, 10, 2000
 

@@ -10,7 +10,7 @@ import gymnasium as gym
 import numpy as np
 import pytest
 
-import worlds
+from ceaseless import worlds
 
 WORLD_IDS = list(worlds.WORLDS)
 STEPS = 256  # steps per benchmark round

@@ -33,10 +33,11 @@ from pathlib import Path
 
 import numpy as np
 
-from leaderboard.backends import LocalBackend
-from leaderboard.protocol import AgentSpec
-from leaderboard.runner import Reference, RunSpec, references
-from worlds.suites import get_suite
+from ceaseless.leaderboard.harness.backends import LocalBackend
+from ceaseless.leaderboard.harness.protocol import AgentSpec
+from ceaseless.leaderboard.harness.runner import Reference, references
+from ceaseless.leaderboard.harness.runspec import RunSpec
+from ceaseless.worlds.suites import get_suite
 
 ROOT = Path(__file__).resolve().parents[1]
 LEARNERS = {

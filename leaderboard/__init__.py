@@ -1,12 +1,15 @@
-"""Ceaseless leaderboard: the evaluation harness, scoring, submissions and the board."""
+"""Ceaseless leaderboard, in three rooms and a front door.
 
-from __future__ import annotations
+- :mod:`~ceaseless.leaderboard.harness`: runs agents on worlds under the compute clock;
+- :mod:`~ceaseless.leaderboard.scoring`: turns runs into metrics, scores and statistics;
+- :mod:`~ceaseless.leaderboard.board`: the store, submissions and verification, the board;
+- :mod:`~ceaseless.leaderboard.cli` and :mod:`~ceaseless.leaderboard.quickstart` on top.
 
-__version__ = "0.1.0"
+Imports run one way: ``cli -> board -> scoring`` and ``cli -> harness -> scoring, worlds``;
+``board`` uses ``harness`` only to run submissions and verification. This ``__init__`` imports
+nothing, so a module that imports one room does not pull in the others.
+"""
 
+from ceaseless import __version__, load
 
-def load(path=None, suite: str | None = None):
-    """Every run in a board store as a pandas DataFrame (one row per run, with ``z``)."""
-    from leaderboard.store import load as _load
-
-    return _load(path, suite)
+__all__ = ["__version__", "load"]

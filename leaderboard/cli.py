@@ -25,8 +25,8 @@ def _describe_space(space) -> str:
 
 def cmd_worlds(args: argparse.Namespace) -> int:
     """List every registered world with its spaces and what changes in it."""
-    import worlds
-    from worlds.core import config_table
+    from ceaseless import worlds
+    from ceaseless.worlds.core import config_table
 
     for world_id, world_class in worlds.WORLDS.items():
         world = world_class(num_envs=1)
@@ -42,7 +42,7 @@ def cmd_worlds(args: argparse.Namespace) -> int:
 
 def cmd_demo(args: argparse.Namespace) -> int:
     """Run a short stream of each world under its oracle, a random policy and its fallback."""
-    import worlds
+    from ceaseless import worlds
 
     print(f"Ceaseless demo: {args.steps:,} steps of each world (seed {args.seed}); "
           "mean reward per step, and the change points the stream went through.\n")
@@ -80,9 +80,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
     """Evaluate an agent on a suite and write a results bundle."""
-    from leaderboard.evaluate import evaluate
-    from leaderboard.protocol import AgentSpec, SubmissionError
-    from worlds.suites import get_suite
+    from ceaseless.leaderboard.harness.evaluate import evaluate
+    from ceaseless.leaderboard.harness.protocol import AgentSpec, SubmissionError
+    from ceaseless.worlds.suites import get_suite
 
     try:
         suite = get_suite(args.suite)
@@ -105,7 +105,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
 def cmd_suites(args: argparse.Namespace) -> int:
     """List the suites: worlds, stream lengths, budgets and seeds."""
-    from worlds.suites import SUITES, TUNING_SEEDS
+    from ceaseless.worlds.suites import SUITES, TUNING_SEEDS
 
     for suite in SUITES.values():
         print(f"{suite.name}: {suite.description}")
@@ -121,16 +121,16 @@ def cmd_suites(args: argparse.Namespace) -> int:
 
 
 def _store(args: argparse.Namespace):
-    from leaderboard.store import Store
+    from ceaseless.leaderboard.board.store import Store
 
     return Store(args.db)
 
 
 def cmd_submit(args: argparse.Namespace) -> int:
     """Validate a submission, run it on the suite's seeds (or accept --results), record it."""
-    from leaderboard.protocol import SubmissionError
-    from leaderboard.store import StoreError
-    from leaderboard.submit import submit
+    from ceaseless.leaderboard.board.store import StoreError
+    from ceaseless.leaderboard.board.submit import submit
+    from ceaseless.leaderboard.harness.protocol import SubmissionError
 
     try:
         with _store(args) as store:
@@ -147,8 +147,8 @@ def cmd_submit(args: argparse.Namespace) -> int:
 
 def cmd_verify(args: argparse.Namespace) -> int:
     """Re-run a random 10-20% of a submission's runs and compare."""
-    from leaderboard.protocol import SubmissionError
-    from leaderboard.submit import verify
+    from ceaseless.leaderboard.board.submit import verify
+    from ceaseless.leaderboard.harness.protocol import SubmissionError
 
     try:
         with _store(args) as store:
@@ -165,24 +165,29 @@ def cmd_verify(args: argparse.Namespace) -> int:
 
 def cmd_board(args: argparse.Namespace) -> int:
     """Score the store and print or write the board."""
-    from leaderboard.board import publish
+    from ceaseless.leaderboard.board.publish import publish
 
+    formats = tuple(dict.fromkeys(args.format))
+    out = args.out if args.out is not None else ("ceaseless-out/board" if "html" in formats else None)
     try:
-        published = publish(args.db, out_dir=args.out, formats=tuple(args.format), suite=args.suite,
-                            reference=args.reference)
+        published = publish(args.db, out_dir=out, formats=formats, suite=args.suite, reference=args.reference,
+                            baselines=not args.no_baselines)
     except ValueError as error:
         print(f"ceaseless board: {error}", file=sys.stderr)
         return 2
+    if not {"table", "markdown"} & set(formats):  # those carry the notes; stdout stays clean CSV
+        for note in published.get("notes", []):
+            print(note, file=sys.stderr)
     for text in published.get("printed", []):
-        print(text)
+        print(text.rstrip("\n"))
     for path in published.get("files", []):
-        print(f"wrote {path}")
+        print(f"wrote {path}", file=sys.stderr)
     return 0
 
 
 def cmd_quickstart(args: argparse.Namespace) -> int:
     """The main job: the shipped baselines on quick-v1, scored and published."""
-    from leaderboard.quickstart import quickstart
+    from ceaseless.leaderboard.quickstart import quickstart
 
     return quickstart(out=Path(args.out), evaluate=args.evaluate, workers=args.workers)
 
@@ -244,8 +249,11 @@ def build_parser() -> argparse.ArgumentParser:
     board = sub.add_parser("board", help="print or write the board")
     board.add_argument("--format", action="append", choices=("table", "markdown", "csv", "html"), default=None,
                        help="repeatable (default: table)")
-    board.add_argument("--out", default="ceaseless-out/board", help="where files go (html, csv, markdown)")
-    board.add_argument("--suite", default=None, help="only this suite")
+    board.add_argument("--out", default=None,
+                       help="write the formats as files here (default: print them; html goes to ceaseless-out/board)")
+    board.add_argument("--suite", default=None, help="only this suite (default: the store's, or quick-v1)")
+    board.add_argument("--no-baselines", action="store_true",
+                       help="hide the shipped baselines' committed results (shown beside the store's entries)")
     board.add_argument("--reference", default="sarsa-lambda", help="the entry that defines the compute multiplier")
     board.add_argument("--db", default=None, help=db_help)
     board.set_defaults(func=cmd_board)

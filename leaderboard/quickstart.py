@@ -9,20 +9,16 @@ with ``--evaluate`` runs the baselines now; then prints the board and writes the
 from __future__ import annotations
 
 import shutil
-import tarfile
 import tempfile
 import time
 from pathlib import Path
 
-from baselines import BOARD, REFERENCE
-from leaderboard.protocol import AgentSpec
-from leaderboard.store import Store
-from leaderboard.submit import check_bundle, ensure_references, record
-from worlds.suites import get_suite
-
-RESULTS = Path(__file__).resolve().parent / "results" / "baselines"
-METADATA = {"authors": ["Ceaseless"], "contact": "https://github.com/ceaseless", "licence": "Apache-2.0",
-            "description": "reference baseline"}
+from ceaseless.baselines import BOARD, REFERENCE
+from ceaseless.leaderboard.board import shipped
+from ceaseless.leaderboard.board.store import Store
+from ceaseless.leaderboard.board.submit import check_bundle, ensure_references, record
+from ceaseless.leaderboard.harness.protocol import AgentSpec
+from ceaseless.worlds.suites import get_suite
 
 
 def baseline_spec(module: str, options: dict) -> AgentSpec:
@@ -30,14 +26,13 @@ def baseline_spec(module: str, options: dict) -> AgentSpec:
 
 
 def committed_bundle(suite_name: str, name: str) -> Path | None:
-    path = RESULTS / suite_name / f"{name}.tar.gz"
-    return path if path.exists() else None
+    return shipped.committed_bundles(suite_name).get(name)
 
 
 def load_baselines(store: Store, suite_name: str, *, evaluate_now: bool = False, workers: int | None = None,
                    work: Path, progress: bool = True) -> list[str]:
     """Record every BOARD baseline in the store; returns their names."""
-    from leaderboard.evaluate import evaluate
+    from ceaseless.leaderboard.harness.evaluate import evaluate
 
     suite = get_suite(suite_name)
     seeds = {entry.world_id: suite.seeds(world_id=entry.world_id) for entry in suite.entries}
@@ -51,8 +46,7 @@ def load_baselines(store: Store, suite_name: str, *, evaluate_now: bool = False,
         if bundle.exists():
             shutil.rmtree(bundle)
         if archive is not None:
-            with tarfile.open(archive) as tar:
-                tar.extractall(bundle, filter="data")
+            shipped.unpack(archive, bundle)
             started = time.time()
             checked = check_bundle(bundle, suite, agent, seeds)
             source = f"committed results {archive.name}"
@@ -65,13 +59,13 @@ def load_baselines(store: Store, suite_name: str, *, evaluate_now: bool = False,
             checked = check_bundle(bundle, suite, agent, seeds)
             source = "evaluated now"
         record(store, name=name, suite=suite, agent=agent, checked=checked, status="verified", seeds=seeds,
-               kind="baseline", metadata=METADATA, source=source)
+               kind="baseline", metadata=shipped.METADATA, source=source)
         names.append(name)
     return names
 
 
 def quickstart(out: Path, evaluate: bool = False, workers: int | None = None, suite_name: str = "quick-v1") -> int:
-    from leaderboard.board import publish
+    from ceaseless.leaderboard.board.publish import publish
 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -87,5 +81,5 @@ def quickstart(out: Path, evaluate: bool = False, workers: int | None = None, su
     for text in published.get("printed", []):
         print(text)
     print(f"HTML board: {out / 'board' / 'index.html'}")
-    print(f"store: {store_path} (pandas: leaderboard.load('{store_path}'))  [{time.time() - started:.0f} s]")
+    print(f"store: {store_path} (pandas: ceaseless.load('{store_path}'))  [{time.time() - started:.0f} s]")
     return 0

@@ -16,8 +16,8 @@ from pathlib import Path
 
 import numpy as np
 
-from baselines import BOARD
-from worlds.suites import get_suite
+from ceaseless.baselines import BOARD
+from ceaseless.worlds.suites import get_suite
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-import worlds
+from ceaseless import worlds
 
 OUT = Path(__file__).resolve().parents[1] / "docs" / "gallery"
 

@@ -16,10 +16,10 @@ import tarfile
 import time
 from pathlib import Path
 
-from baselines import BOARD
-from leaderboard.evaluate import evaluate
-from leaderboard.protocol import AgentSpec
-from worlds.suites import get_suite
+from ceaseless.baselines import BOARD
+from ceaseless.leaderboard.harness.evaluate import evaluate
+from ceaseless.leaderboard.harness.protocol import AgentSpec
+from ceaseless.worlds.suites import get_suite
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "leaderboard" / "results" / "baselines"

@@ -5,8 +5,9 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from leaderboard.protocol import AgentSpec
-from leaderboard.runner import RunSpec, run
+from ceaseless.leaderboard.harness.protocol import AgentSpec
+from ceaseless.leaderboard.harness.runner import run
+from ceaseless.leaderboard.harness.runspec import RunSpec
 
 ROOT = Path(__file__).resolve().parents[1]
 README = (ROOT / "README.md").read_text()

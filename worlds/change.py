@@ -18,7 +18,7 @@ Novelty        content never seen before replaces the oldest content slot      "
 
 Processes are generated a *block* of steps at a time (``ChangeEngine.block_length``), vectorised
 over batch and time, so a world pays a few array operations per block rather than per step.
-Randomness comes from :mod:`worlds.rng`: a process's draws for step ``t`` depend only on its key
+Randomness comes from :mod:`ceaseless.worlds.rng`: a process's draws for step ``t`` depend only on its key
 and ``t``, and every process computes the same floats whatever the block boundaries are, so the
 block length can suit the batch size (long blocks for one instance, short for thousands) while
 instance ``i`` of any batch stays bit-for-bit the stream of its seed.
@@ -33,7 +33,7 @@ from typing import ClassVar
 
 import numpy as np
 
-from worlds import rng
+from ceaseless.worlds import rng
 
 State = dict[str, np.ndarray]
 
@@ -75,7 +75,7 @@ def _uniform(keys: np.ndarray, lane: int, steps: np.ndarray, width: int) -> np.n
 
 
 def _noise(keys: np.ndarray, lane: int, steps: np.ndarray, width: int) -> np.ndarray:
-    """Unit-variance noise ``(batch, len(steps), width)``; see :func:`worlds.rng.standard_noise`."""
+    """Unit-variance noise ``(batch, len(steps), width)``; see :func:`ceaseless.worlds.rng.standard_noise`."""
     counters = np.asarray(steps, dtype=np.uint64)[:, None] * np.uint64(width) + np.arange(
         width, dtype=np.uint64
     )

@@ -23,9 +23,9 @@ from gymnasium.utils import seeding
 from pettingzoo import AECEnv, ParallelEnv
 from pettingzoo.utils.conversions import parallel_to_aec
 
-from worlds import render, rng
-from worlds.change import RandomWalk, Season, Switch
-from worlds.core import RENDER_MODES, World, WorldConfig, _check_render_mode, param
+from ceaseless.worlds import render, rng
+from ceaseless.worlds.change import RandomWalk, Season, Switch
+from ceaseless.worlds.core import RENDER_MODES, World, WorldConfig, _check_render_mode, param
 
 REST = 0  # action 0: harvest nothing; action 1 + patch * num_efforts + level: harvest a patch
 EFFORT_RATIO = 3  # each effort level requests three times the fraction of the level below

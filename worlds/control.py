@@ -8,9 +8,9 @@ import math
 import numpy as np
 from gymnasium import spaces
 
-from worlds import render, rng
-from worlds.change import RandomWalk, Season, Switch
-from worlds.core import World, WorldConfig, param
+from ceaseless.worlds import render, rng
+from ceaseless.worlds.change import RandomWalk, Season, Switch
+from ceaseless.worlds.core import World, WorldConfig, param
 
 PI = float(np.pi)
 TWO_PI = 2.0 * PI

@@ -35,8 +35,8 @@ from gymnasium import spaces
 from gymnasium.vector import AutoresetMode
 from gymnasium.vector.utils import batch_space
 
-from worlds import rng
-from worlds.change import ChangeEngine, Process
+from ceaseless.worlds import rng
+from ceaseless.worlds.change import ChangeEngine, Process
 
 
 # --------------------------------------------------------------------------------------------

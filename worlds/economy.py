@@ -7,9 +7,9 @@ import dataclasses
 import numpy as np
 from gymnasium import spaces
 
-from worlds import render
-from worlds.change import Novelty, RandomWalk, Season, Switch
-from worlds.core import World, WorldConfig, param
+from ceaseless.worlds import render
+from ceaseless.worlds.change import Novelty, RandomWalk, Season, Switch
+from ceaseless.worlds.core import World, WorldConfig, param
 
 WAIT = 0
 MAX_INPUT = 3  # a recipe takes 1..3 units of its first input and 0..2 of its second

@@ -8,9 +8,9 @@ import numpy as np
 from gymnasium import spaces
 from numpy.lib.stride_tricks import as_strided
 
-from worlds import render, rng
-from worlds.change import Novelty, RandomWalk, Season, Switch
-from worlds.core import World, WorldConfig, param
+from ceaseless.worlds import render, rng
+from ceaseless.worlds.change import Novelty, RandomWalk, Season, Switch
+from ceaseless.worlds.core import World, WorldConfig, param
 
 STAY, UP, RIGHT, DOWN, LEFT = range(5)
 MOVES = np.array([[0, 0], [-1, 0], [0, 1], [1, 0], [0, -1]], dtype=np.int64)  # (row, col)

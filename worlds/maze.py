@@ -8,9 +8,9 @@ from collections.abc import Mapping
 import numpy as np
 from gymnasium import spaces
 
-from worlds import render, rng
-from worlds.change import Novelty, Season, Switch
-from worlds.core import World, WorldConfig, param
+from ceaseless.worlds import render, rng
+from ceaseless.worlds.change import Novelty, Season, Switch
+from ceaseless.worlds.core import World, WorldConfig, param
 
 STAY, UP, RIGHT, DOWN, LEFT = range(5)
 MOVES = np.array([[0, 0], [-1, 0], [0, 1], [1, 0], [0, -1]], dtype=np.int64)  # (row, col)

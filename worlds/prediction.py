@@ -8,12 +8,12 @@ import math
 import numpy as np
 from gymnasium import spaces
 
-from worlds import render, rng
-from worlds.change import RandomWalk, Season, Switch
-from worlds.core import World, WorldConfig, param
+from ceaseless.worlds import render, rng
+from ceaseless.worlds.change import RandomWalk, Season, Switch
+from ceaseless.worlds.core import World, WorldConfig, param
 
 BOUND = 10.0  # the action box is [-BOUND, BOUND]; every target lies strictly inside it
-NOISE_SUPPORT = 2.0 * math.sqrt(3.0)  # |unit noise| <= 2 sqrt(3) (see worlds.rng.standard_noise)
+NOISE_SUPPORT = 2.0 * math.sqrt(3.0)  # |unit noise| <= 2 sqrt(3) (see ceaseless.worlds.rng.standard_noise)
 
 
 @dataclasses.dataclass(frozen=True)

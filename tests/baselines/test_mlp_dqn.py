@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 from gymnasium import spaces
 
-import worlds
-from baselines.common import UnsupportedSpace
-from baselines.mlp_dqn import MLPDQN, Encoder, make_agent
+from ceaseless import worlds
+from ceaseless.baselines.common import UnsupportedSpace
+from ceaseless.baselines.mlp_dqn import MLPDQN, Encoder, make_agent
 
 CBP = {"variant": "continual_backprop", "cbp_maturity": 50, "cbp_rate": 0.01}  # replaces units in a short run
 

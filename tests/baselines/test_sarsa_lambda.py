@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 from gymnasium import spaces
 
-import worlds
-from baselines.common import UnsupportedSpace
-from baselines.sarsa_lambda import RecentTraces, SarsaLambda, make_agent
+from ceaseless import worlds
+from ceaseless.baselines.common import UnsupportedSpace
+from ceaseless.baselines.sarsa_lambda import RecentTraces, SarsaLambda, make_agent
 
 WORLD_IDS = sorted(worlds.WORLDS)
 

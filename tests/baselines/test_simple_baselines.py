@@ -9,11 +9,11 @@ import numpy as np
 import pytest
 from gymnasium import spaces
 
-import worlds
-from baselines import fallback, random_agent, sample_average, ucb
-from baselines.common import UnsupportedSpace
-from leaderboard.protocol import AgentSpec, load_factory
-from worlds.suites import QUICK_V1, TUNING_SEEDS
+from ceaseless import worlds
+from ceaseless.baselines import fallback, random_agent, sample_average, ucb
+from ceaseless.baselines.common import UnsupportedSpace
+from ceaseless.leaderboard.harness.protocol import AgentSpec, load_factory
+from ceaseless.worlds.suites import QUICK_V1, TUNING_SEEDS
 
 BANDIT, PREDICTION = "ceaseless/DriftingBandit-v0", "ceaseless/PredictionStream-v0"
 CONTROL = "ceaseless/DriftingControl-v0"

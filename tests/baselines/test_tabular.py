@@ -9,11 +9,11 @@ import numpy as np
 import pytest
 from gymnasium import spaces
 
-import worlds
-from baselines import dyna_q_plus, q_learning
-from baselines.common import UnsupportedSpace
-from leaderboard.protocol import AgentSpec, load_factory
-from worlds.suites import QUICK_V1, TUNING_SEEDS
+from ceaseless import worlds
+from ceaseless.baselines import dyna_q_plus, q_learning
+from ceaseless.baselines.common import UnsupportedSpace
+from ceaseless.leaderboard.harness.protocol import AgentSpec, load_factory
+from ceaseless.worlds.suites import QUICK_V1, TUNING_SEEDS
 
 MAZE, FORAGER, PREDICTION = "ceaseless/ShiftingMaze-v0", "ceaseless/Forager-v0", "ceaseless/PredictionStream-v0"
 BANDIT, CONTROL = "ceaseless/DriftingBandit-v0", "ceaseless/DriftingControl-v0"

@@ -1,6 +1,6 @@
 """Synthetic stores for the board's tests and benchmark.
 
-:func:`build_store` writes a store (the schema of :mod:`leaderboard.store`) with direct SQL:
+:func:`build_store` writes a store (the schema of :mod:`ceaseless.leaderboard.board.store`) with direct SQL:
 submissions, one run per (entry, world, seed, budget), the run's learning curve and change
 points, and the references (fallback and oracle returns and the oracle's curve) of every
 (world, seed). Scores follow a simple model, so tests know the expected order:
@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from leaderboard.store import Store
+from ceaseless.leaderboard.board.store import Store
 
 LADDER = ("x0.125", "x0.25", "x0.5", "x1", "x2", "x4", "unlimited")
 STEPS = 20_000

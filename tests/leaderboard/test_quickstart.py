@@ -8,13 +8,14 @@ import tarfile
 
 import pytest
 
-from leaderboard import quickstart
-from leaderboard.evaluate import evaluate
-from leaderboard.protocol import SubmissionError
+from ceaseless.leaderboard import quickstart
+from ceaseless.leaderboard.board import shipped
+from ceaseless.leaderboard.harness.evaluate import evaluate
+from ceaseless.leaderboard.harness.protocol import SubmissionError
 from tests.leaderboard.tiny import tiny_suite
 
-BOARD = (("random", "baselines.random_agent", {}), ("fallback", "baselines.fallback", {}),
-         ("sample-average", "baselines.sample_average", {}))
+BOARD = (("random", "ceaseless.baselines.random_agent", {}), ("fallback", "ceaseless.baselines.fallback", {}),
+         ("sample-average", "ceaseless.baselines.sample_average", {}))
 
 
 @pytest.fixture(scope="module")
@@ -41,7 +42,7 @@ def committed(tmp_path, monkeypatch, archives):
     shutil.copytree(base / "results", tmp_path / "results")
     monkeypatch.setattr(quickstart, "BOARD", BOARD)
     monkeypatch.setattr(quickstart, "REFERENCE", "sample-average")
-    monkeypatch.setattr(quickstart, "RESULTS", tmp_path / "results")
+    monkeypatch.setattr(shipped, "RESULTS", tmp_path / "results")
     return suite_path, suite
 
 
@@ -52,7 +53,7 @@ def test_quickstart_loads_checks_and_publishes(tmp_path, committed):
     page = (out / "board" / "index.html").read_text()
     for name, _, _ in BOARD:
         assert name in page
-    from leaderboard.store import load
+    from ceaseless.leaderboard.board.store import load
 
     frame = load(out / "board.sqlite")
     assert set(frame["entry"]) == {name for name, _, _ in BOARD} and frame["z"].notna().all()

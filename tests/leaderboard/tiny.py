@@ -7,7 +7,7 @@ import json
 import shutil
 from pathlib import Path
 
-from worlds.suites import QUICK_V1, Suite
+from ceaseless.worlds.suites import QUICK_V1, Suite
 
 AGENTS = Path(__file__).parent / "agents"
 

@@ -11,8 +11,8 @@ from gymnasium import spaces
 from gymnasium.utils.env_checker import data_equivalence
 from gymnasium.vector import AutoresetMode
 
-import worlds
-from worlds.core import make_config
+from ceaseless import worlds
+from ceaseless.worlds.core import make_config
 
 # Practical caps for property tests: the declared ranges allow huge values that are valid but
 # slow to build (a 10**6-step period is fine; a 1000-arm bandit rendered 300 times is not needed).

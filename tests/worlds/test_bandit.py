@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from worlds.bandit import DriftingBandit
+from ceaseless.worlds.bandit import DriftingBandit
 
 
 def test_reward_is_the_pulled_arms_mean_plus_noise():

@@ -7,8 +7,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from worlds import rng
-from worlds.change import ChangeEngine, Novelty, OrnsteinUhlenbeck, RandomWalk, Season, Switch
+from ceaseless.worlds import rng
+from ceaseless.worlds.change import ChangeEngine, Novelty, OrnsteinUhlenbeck, RandomWalk, Season, Switch
 
 
 def keys(n: int, seed: int = 0) -> np.ndarray:

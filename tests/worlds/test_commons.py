@@ -12,8 +12,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pettingzoo.test import api_test, parallel_api_test, parallel_seed_test, seed_test
 
+from ceaseless.worlds.commons import QUANTUM, REST, Commons, CommonsCore, CommonsParallelEnv, env, parallel_env
 from tests.conftest import scaled
-from worlds.commons import QUANTUM, REST, Commons, CommonsCore, CommonsParallelEnv, env, parallel_env
 
 
 def heavy(world, patch: int) -> int:

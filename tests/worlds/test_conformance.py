@@ -12,7 +12,7 @@ from gymnasium.utils.env_checker import check_env, data_equivalence
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-import worlds
+from ceaseless import worlds
 from tests.conftest import scaled
 from tests.worlds.helpers import (
     action_sequence,

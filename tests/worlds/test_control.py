@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from worlds.control import FRICTION, GAIN, GRAVITY, LENGTH, MASS, WANDER, DriftingControl, sincos, sincos1
+from ceaseless.worlds.control import FRICTION, GAIN, GRAVITY, LENGTH, MASS, WANDER, DriftingControl, sincos, sincos1
 
 
 def _wrap(angle):

@@ -8,9 +8,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.conftest import scaled
-from tests.worlds.helpers import config_strategy
-from worlds.economy import (
+from ceaseless.worlds.economy import (
     OUT,
     WAIT,
     YIELD,
@@ -19,6 +17,8 @@ from worlds.economy import (
     decode_recipes,
     plan_actions,
 )
+from tests.conftest import scaled
+from tests.worlds.helpers import config_strategy
 
 
 def fresh(seed: int = 0, **config) -> CraftingEconomy:

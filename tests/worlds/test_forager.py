@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from worlds.forager import CHUNK, DOWN, LEFT, MEMORY, RIGHT, STAY, UP, Forager
+from ceaseless.worlds.forager import CHUNK, DOWN, LEFT, MEMORY, RIGHT, STAY, UP, Forager
 
 
 def test_observation_is_one_channel_per_colour_at_most_one_per_cell():

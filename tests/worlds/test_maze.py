@@ -8,7 +8,7 @@ from collections import deque
 import numpy as np
 import pytest
 
-from worlds.maze import DOWN, FAR, LEFT, RIGHT, STAY, UP, ShiftingMaze, carve, components, connect, lattice
+from ceaseless.worlds.maze import DOWN, FAR, LEFT, RIGHT, STAY, UP, ShiftingMaze, carve, components, connect, lattice
 
 STEPS = {UP: (-1, 0), RIGHT: (0, 1), DOWN: (1, 0), LEFT: (0, -1)}
 # Fast change, so that a short run sees many events of every kind.

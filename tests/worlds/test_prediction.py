@@ -8,7 +8,7 @@ import math
 import numpy as np
 import pytest
 
-from worlds.prediction import BOUND, NOISE_SUPPORT, PredictionStream
+from ceaseless.worlds.prediction import BOUND, NOISE_SUPPORT, PredictionStream
 
 # Everything that moves the function, off (each test turns on what it looks at).
 FROZEN = {"flip_rate": 0.0, "switch_rate": 0.0, "drift": 0.0, "num_seasons": 1}

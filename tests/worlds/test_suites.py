@@ -8,8 +8,8 @@ import hashlib
 import numpy as np
 import pytest
 
-import worlds
-from worlds.suites import CORE_V1, LADDER, QUICK_V1, SUITES, TUNING_SEEDS, UNLIMITED, get_suite
+from ceaseless import worlds
+from ceaseless.worlds.suites import CORE_V1, LADDER, QUICK_V1, SUITES, TUNING_SEEDS, UNLIMITED, get_suite
 
 
 @pytest.mark.parametrize("suite", list(SUITES.values()), ids=list(SUITES))

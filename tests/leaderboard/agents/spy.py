@@ -8,12 +8,12 @@ import sys
 
 def look():
     found = []
-    import worlds
-    from worlds.core import World
+    from ceaseless import worlds
+    from ceaseless.worlds.core import World
 
     live = [o for o in gc.get_objects() if isinstance(o, World)]
     found.append(f"live World objects: {len(live)}")
-    import leaderboard.runner as runner
+    import ceaseless.leaderboard.harness.runner as runner
 
     runs = [o for o in gc.get_objects() if isinstance(o, runner.Run)]
     found.append(f"live Run objects: {len(runs)}")

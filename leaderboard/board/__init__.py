@@ -1,0 +1,1 @@
+"""The board: store, submit and verify, shipped baselines, table, formats, plots; imports scoring, harness."""

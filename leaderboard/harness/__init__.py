@@ -1,0 +1,1 @@
+"""Runs agents on worlds: protocol, sandbox and meter, compute clock, runner, backends; imports worlds, scoring."""

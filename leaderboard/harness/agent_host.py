@@ -1,0 +1,163 @@
+"""The agent's own process: loads a submission and answers the harness over two pipes.
+
+Started by :mod:`~ceaseless.leaderboard.harness.sandbox` as
+``python -m ceaseless.leaderboard.harness.agent_host IN_FD OUT_FD``. It never sees the world: only
+the messages below, in a fixed binary schema (no pickle either way).
+
+harness -> agent                                   agent -> harness
+  HELLO  u8=1, u32 n, n bytes of JSON                READY  u8=1, u32 n, n bytes of JSON
+  START  u8=2, observation bytes                     ACTION u8=0, action bytes
+  STEP   u8=3, f64 reward, i64 elapsed, obs bytes    ACTION
+  SAVE   u8=4                                        BLOB   u8=2, u32 n, n bytes
+  LOAD   u8=5, u32 n, n bytes                        READY
+  STOP   u8=6                                        (exits)
+                                                     ERROR  u8=9, u32 n, n bytes of UTF-8 text
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import resource
+import struct
+import sys
+import traceback
+
+HELLO, START, STEP, SAVE, LOAD, STOP = 1, 2, 3, 4, 5, 6
+ACTION, READY, BLOB, ERROR = 0, 1, 2, 9
+_STEP_HEADER = struct.Struct("<dq")
+_LENGTH = struct.Struct("<I")
+
+
+def _read_exact(fd: int, n: int) -> bytes:
+    chunks, remaining = [], n
+    while remaining:
+        chunk = os.read(fd, remaining)
+        if not chunk:
+            raise EOFError("harness closed the pipe")
+        chunks.append(chunk)
+        remaining -= len(chunk)
+    return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        written = os.write(fd, view)
+        view = view[written:]
+
+
+def _send_blob(fd: int, status: int, payload: bytes) -> None:
+    _write_all(fd, bytes([status]) + _LENGTH.pack(len(payload)) + payload)
+
+
+def _send_error(fd: int, error: BaseException) -> None:
+    text = "".join(traceback.format_exception_only(type(error), error)).strip()
+    trace = traceback.format_exc(limit=8)
+    _send_blob(fd, ERROR, f"{text}\n{trace}".encode("utf-8", "replace")[:60_000])
+
+
+def _drop_privileges(user: str | None) -> None:
+    """Run the agent as an unprivileged user when the harness runs as root (see sandbox.py)."""
+    if not user or os.geteuid() != 0:
+        return
+    import pwd
+
+    entry = pwd.getpwnam(user)
+    os.setgroups([])
+    os.setresgid(entry.pw_gid, entry.pw_gid, entry.pw_gid)
+    os.setresuid(entry.pw_uid, entry.pw_uid, entry.pw_uid)
+
+
+def _limit_memory(limit_bytes: int | None) -> None:
+    if limit_bytes:
+        resource.setrlimit(resource.RLIMIT_AS, (limit_bytes, limit_bytes))
+
+
+class _NullAgent:
+    """Does nothing, through exactly the same decode/encode path as a real agent."""
+
+    def __init__(self, action_space) -> None:
+        self.action = action_space.sample() * 0 if hasattr(action_space, "n") else action_space.low
+
+    def start(self, observation):
+        return self.action
+
+    def step(self, reward, observation, elapsed=1):
+        return self.action
+
+
+def serve(in_fd: int, out_fd: int) -> None:
+    kind = _read_exact(in_fd, 1)[0]
+    if kind != HELLO:
+        raise SystemExit(f"expected HELLO, got message {kind}")
+    hello = json.loads(_read_exact(in_fd, _LENGTH.unpack(_read_exact(in_fd, 4))[0]))
+    try:
+        import numpy as np  # noqa: F401  (loaded before the limits: part of the host, not the agent)
+
+        from ceaseless.leaderboard.harness.protocol import AgentSpec, WireFormat, load_factory, space_from_description
+
+        observation_space = space_from_description(hello["observation_space"])
+        action_space = space_from_description(hello["action_space"])
+        observation_wire = WireFormat.of(observation_space)
+        action_wire = WireFormat.of(action_space)
+        _limit_memory(hello.get("memory_limit"))
+        _drop_privileges(hello.get("user"))
+        from ceaseless.leaderboard.harness.confine import forbid_processes, refuse_python_spawns
+
+        confinement = forbid_processes()  # before the submission's code runs: it can never start a process
+        refuse_python_spawns()
+        if hello.get("null_agent"):
+            agent = _NullAgent(action_space)  # measures the protocol's own CPU cost
+        else:
+            agent = load_factory(AgentSpec.from_json(hello["agent"]))(
+                observation_space, action_space, int(hello["seed"]))
+    except BaseException as error:
+        _send_error(out_fd, error)
+        return
+    capabilities = {
+        "checkpoint": callable(getattr(agent, "checkpoint", None)) and callable(getattr(agent, "restore", None)),
+        "confinement": confinement,
+    }
+    _send_blob(out_fd, READY, json.dumps(capabilities).encode())
+    obs_size = observation_wire.size
+    decode = observation_wire.decode
+    while True:
+        try:
+            kind = _read_exact(in_fd, 1)[0]
+        except EOFError:
+            return
+        try:
+            if kind == STEP:
+                message = _read_exact(in_fd, 16 + obs_size)
+                reward, elapsed = _STEP_HEADER.unpack_from(message)
+                action = agent.step(reward, decode(memoryview(message)[16:]), elapsed)
+                _write_all(out_fd, b"\x00" + action_wire.encode(action))
+            elif kind == START:
+                observation = decode(_read_exact(in_fd, obs_size))
+                _write_all(out_fd, b"\x00" + action_wire.encode(agent.start(observation)))
+            elif kind == SAVE:
+                data = agent.checkpoint()
+                if not isinstance(data, (bytes, bytearray)):
+                    raise TypeError(f"agent.checkpoint() must return bytes, got {type(data).__name__}")
+                _send_blob(out_fd, BLOB, bytes(data))
+            elif kind == LOAD:
+                agent.restore(_read_exact(in_fd, _LENGTH.unpack(_read_exact(in_fd, 4))[0]))
+                _send_blob(out_fd, READY, b"{}")
+            elif kind == STOP:
+                return
+            else:
+                raise ValueError(f"unknown message {kind}")
+        except BaseException as error:
+            _send_error(out_fd, error)
+            if isinstance(error, (KeyboardInterrupt, SystemExit)):
+                return
+
+
+def main() -> None:
+    in_fd, out_fd = int(sys.argv[1]), int(sys.argv[2])
+    serve(in_fd, out_fd)
+
+
+if __name__ == "__main__":
+    main()
