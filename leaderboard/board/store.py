@@ -177,9 +177,20 @@ class Store:
 
     def runs_of(self, name: str) -> list[sqlite3.Row]:
         return self.connection.execute(
-            "SELECT runs.*, run_results.result FROM runs JOIN submissions ON submissions.id = runs.submission_id "
-            "JOIN run_results ON run_results.run_pk = runs.id WHERE submissions.name = ? ORDER BY runs.id",
+            "SELECT runs.*, run_results.result, curves.points AS curve FROM runs "
+            "JOIN submissions ON submissions.id = runs.submission_id JOIN run_results ON run_results.run_pk = runs.id "
+            "LEFT JOIN curves ON curves.run_pk = runs.id WHERE submissions.name = ? ORDER BY runs.id",
             (name,)).fetchall()
+
+    def run_result(self, row: sqlite3.Row) -> dict[str, Any]:
+        """A stored run (a row of :meth:`runs_of`) as its result dict, with the numbers the board
+        reads taken from their columns (the ones a forger of the store would edit) and its curve."""
+        result = json.loads(row["result"])
+        for column in ("G", "cpu_seconds", "cpu_us_per_call", "skipped_fraction", "transcript_hash", "steps"):
+            result[column] = row[column]
+        if row["curve"] is not None:
+            result["curve"] = json.loads(row["curve"])
+        return result
 
     def reference(self, world_id: str, config: dict[str, Any], steps: int, seed: int) -> sqlite3.Row | None:
         return self.connection.execute(

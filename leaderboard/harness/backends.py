@@ -118,7 +118,9 @@ class RayBackend:
                                       "log_to_driver": False, "configure_logging": False}
             if self.address is None and self.workers:
                 kwargs["num_cpus"] = self.workers
-            root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+            import ceaseless
+
+            root = os.path.dirname(os.path.dirname(os.path.abspath(ceaseless.__file__)))  # where `ceaseless` is
             kwargs["runtime_env"] = {"env_vars": {"PYTHONPATH": os.pathsep.join(
                 filter(None, [root, os.environ.get("PYTHONPATH")]))}}
             ray.init(**kwargs)

@@ -47,6 +47,18 @@ def downsample(values: np.ndarray, points: int = CURVE_POINTS) -> np.ndarray:
     return sums / np.diff(edges)
 
 
+def chunk_means(sums: np.ndarray, counts: np.ndarray, points: int = CURVE_POINTS) -> np.ndarray:
+    """Mean reward per step over ``points`` (nearly) equal consecutive chunks of fine buckets,
+    from the buckets' reward sums and step counts: the chunks are those of :func:`downsample`, but
+    each point is its chunk's exact mean per step, so the step-weighted mean of the points is the
+    stream's mean reward ``G`` (which verification checks)."""
+    sums, counts = np.asarray(sums, dtype=np.float64), np.asarray(counts, dtype=np.float64)
+    if len(sums) <= points:
+        return sums / counts
+    edges = np.linspace(0, len(sums), points + 1).astype(np.int64)
+    return np.add.reduceat(sums, edges[:-1]) / np.add.reduceat(counts, edges[:-1])
+
+
 def change_responses(curve: np.ndarray, bucket: int, steps: int, change_points: list[dict[str, Any]],
                      window: int = 500, tolerance: float = 0.1) -> list[ChangeResponse]:
     """Drop and recovery after each change point (``curve``: curve means per ``bucket`` steps).

@@ -180,9 +180,14 @@ def test_results_from_elsewhere_are_unverified_until_verified(tmp_path, tiny, bu
 @pytest.mark.parametrize("kept, forgery, detail", [
     # Unlimited runs must reproduce their transcript exactly: forge the recorded hash.
     ("budget = 'unlimited'", "UPDATE runs SET transcript_hash = 'forged'", "transcript hash differs"),
-    # Budgeted runs are compared on CPU too: claim a third of the CPU actually spent.
-    ("budget != 'unlimited'", "UPDATE runs SET cpu_us_per_call = cpu_us_per_call / 3", "CPU differs"),
-], ids=["transcript", "cpu"])
+    # Budgeted runs are compared on CPU too: claim a third of the CPU actually spent, consistently.
+    ("budget != 'unlimited'", "UPDATE runs SET cpu_us_per_call = cpu_us_per_call / 3, cpu_seconds = cpu_seconds / 3",
+     "us/call (allowed"),
+    # A careless forger: the CPU per call no longer matches the CPU over the calls (no re-run needed).
+    ("budget != 'unlimited'", "UPDATE runs SET cpu_us_per_call = cpu_us_per_call / 3", "is not the CPU over"),
+    # An edited G no longer agrees with the run's learning curve (no re-run needed).
+    ("budget != 'unlimited'", "UPDATE runs SET G = G + 0.01", "learning curve averages"),
+], ids=["transcript", "cpu", "careless-cpu", "G"])
 def test_forged_results_fail_verification(tmp_path, tiny, bundle, kept, forgery, detail):
     """As a bundle doctored elsewhere would be: every sampled run is a mismatch naming why."""
     suite_path, _ = tiny

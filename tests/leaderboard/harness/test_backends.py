@@ -49,3 +49,41 @@ def test_an_evaluation_bundle_lists_every_run_with_its_hash(tmp_path):
         assert sha256_file(tmp_path / "out" / entry["file"]) == entry["sha256"]
     with pytest.raises(FileExistsError, match="--resume"):
         evaluate(agent, suite, tmp_path / "out", seeds=1, budget="unlimited", progress=False)
+
+
+def test_every_path_that_runs_an_agent_meters_it_alike(tmp_path):
+    """One meter everywhere: the same budgeted spec through the local pool (evaluate, submit),
+    a direct run in this process (verify) and Ray is placed, hardened and calibrated alike, so the
+    CPU it is charged agrees."""
+    from ceaseless.leaderboard.harness.backends import LocalBackend, make_backend
+    from ceaseless.leaderboard.harness.runner import run
+    from ceaseless.leaderboard.harness.runspec import RunSpec
+
+    spec = RunSpec(agent=AgentSpec.parse(str(AGENTS / "steady.py")), world_id="ceaseless/DriftingBandit-v0", seed=0,
+                   steps=1500, budget="x4", beta=2e-3)
+    job = {"kind": "run", "spec": spec.to_json(), "directory": str(tmp_path / "pool")}
+    paths = {"local pool": next(iter(LocalBackend(1).map([job])))["result"], "direct": run(spec, tmp_path / "direct")}
+    if os.environ.get("CEASELESS_REQUIRE_RAY") == "1" or _has_ray():
+        ray_backend = make_backend("ray", workers=1)
+        try:
+            paths["ray"] = next(iter(ray_backend.map([{**job, "directory": str(tmp_path / "ray")}])))["result"]
+        finally:
+            ray_backend.shutdown()
+    for name, result in paths.items():
+        meter = result["meter"]
+        assert meter["complete"] and meter["pinned_cpu"] and not meter["harness_dumpable"], (name, meter)
+        assert result["official"] and result["steps_skipped"] == 0, name
+    charged = {name: result["cpu_us_per_call"] for name, result in paths.items()}
+    # The agent burns 300 us of thread CPU per call; every path charges that, give or take the
+    # per-call noise of a shared machine.
+    for value in charged.values():
+        assert value == pytest.approx(300, rel=0.15), charged
+    assert max(charged.values()) - min(charged.values()) < 30, charged
+
+
+def _has_ray() -> bool:
+    try:
+        import ray  # noqa: F401
+    except ImportError:
+        return False
+    return True
