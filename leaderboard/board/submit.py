@@ -282,7 +282,7 @@ def submit(directory: Path | str, store: Store, *, suite_name: str | None = None
 
 #: verify's tolerances for a re-run on a budget (see :func:`verify` and benchmarks/verify_rates.py).
 CPU_TOLERANCE = 0.5  # relative difference of CPU per call...
-CPU_FLOOR_US = 5.0  # ...or this many microseconds per call, whichever is larger
+CPU_FLOOR_US = 20.0  # ...or this many microseconds per call, whichever is larger
 Z_TOLERANCE = 0.1  # |z(re-run) - z(original)| on a budget
 
 
@@ -295,7 +295,10 @@ def verify(name: str, store: Store, *, fraction: float = 0.15, seed: int = 0, cp
     must land within ``z_tolerance`` of the original z and use CPU per call within ``cpu_tolerance``
     (relative) or ``cpu_floor_us`` (absolute), whichever is larger: the relative part catches CPU
     under-reported by a third or more; the floor keeps an agent that costs a few microseconds per
-    call from failing on the microsecond of noise that any measurement here has. Re-runs go through
+    call from failing on noise: on this machine class, the same cheap run measured on a loaded and
+    on a quiet machine differs by up to 15-20 us per call (benchmarks/verify_rates.py). Below the
+    floor a forged CPU figure changes only the board's CPU column: the score comes from G, which
+    the z check and the invariants guard. Re-runs go through
     the same code path (:func:`~ceaseless.leaderboard.harness.runner.run`: the same CPU placement,
     hardening and overhead calibration) as ``evaluate``'s and ``submit``'s."""
     if not 0.10 <= fraction <= 0.20:

@@ -121,28 +121,44 @@ def serve(in_fd: int, out_fd: int) -> None:
     }
     _send_blob(out_fd, READY, json.dumps(capabilities).encode())
     obs_size = observation_wire.size
-    decode = observation_wire.decode
+    decode, encode = observation_wire.decode, action_wire.encode
+    step_size = 1 + _STEP_HEADER.size + obs_size
+    read, write = os.read, os.write
     while True:
+        # One read takes one whole STEP (the harness writes each message in one write and waits for
+        # the answer before it sends the next); any other message is completed below. Reading
+        # exactly a STEP's size, not more, spares a large allocation per call.
         try:
-            kind = _read_exact(in_fd, 1)[0]
-        except EOFError:
+            data = read(in_fd, step_size)
+        except OSError:
             return
+        if not data:
+            return
+        kind = data[0]
         try:
             if kind == STEP:
-                message = _read_exact(in_fd, 16 + obs_size)
-                reward, elapsed = _STEP_HEADER.unpack_from(message)
-                action = agent.step(reward, decode(memoryview(message)[16:]), elapsed)
-                _write_all(out_fd, b"\x00" + action_wire.encode(action))
+                if len(data) < step_size:
+                    data += _read_exact(in_fd, step_size - len(data))
+                reward, elapsed = _STEP_HEADER.unpack_from(data, 1)
+                reply = b"\x00" + encode(agent.step(reward, decode(memoryview(data)[17:step_size]), elapsed))
+                if write(out_fd, reply) < len(reply):
+                    raise OSError("short write of an action")
             elif kind == START:
-                observation = decode(_read_exact(in_fd, obs_size))
-                _write_all(out_fd, b"\x00" + action_wire.encode(agent.start(observation)))
+                if len(data) < 1 + obs_size:
+                    data += _read_exact(in_fd, 1 + obs_size - len(data))
+                _write_all(out_fd, b"\x00" + encode(agent.start(decode(memoryview(data)[1:1 + obs_size]))))
             elif kind == SAVE:
-                data = agent.checkpoint()
-                if not isinstance(data, (bytes, bytearray)):
-                    raise TypeError(f"agent.checkpoint() must return bytes, got {type(data).__name__}")
-                _send_blob(out_fd, BLOB, bytes(data))
+                blob = agent.checkpoint()
+                if not isinstance(blob, (bytes, bytearray)):
+                    raise TypeError(f"agent.checkpoint() must return bytes, got {type(blob).__name__}")
+                _send_blob(out_fd, BLOB, bytes(blob))
             elif kind == LOAD:
-                agent.restore(_read_exact(in_fd, _LENGTH.unpack(_read_exact(in_fd, 4))[0]))
+                if len(data) < 5:
+                    data += _read_exact(in_fd, 5 - len(data))
+                size = 5 + _LENGTH.unpack_from(data, 1)[0]
+                if len(data) < size:
+                    data += _read_exact(in_fd, size - len(data))
+                agent.restore(bytes(data[5:size]))
                 _send_blob(out_fd, READY, b"{}")
             elif kind == STOP:
                 return

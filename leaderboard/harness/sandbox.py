@@ -47,7 +47,8 @@ from ceaseless.leaderboard.harness.meter import (
 )
 from ceaseless.leaderboard.harness.protocol import AgentSpec, WireFormat, describe_space, load_factory
 
-_STEP_HEADER = struct.Struct("<dq")
+_STEP_HEADER = struct.Struct("<dq")  # reward, elapsed
+_STEP_SCALAR = struct.Struct("<dqq")  # reward, elapsed, and a Discrete observation
 DEFAULT_MEMORY_LIMIT = 4 << 30
 DEFAULT_CALL_TIMEOUT = 10.0
 STARTUP_TIMEOUT = 120.0
@@ -127,6 +128,9 @@ class SandboxedAgent:
         self._step_message[0] = wire.STEP
         self._step_obs = np.frombuffer(memoryview(self._step_message)[17:], dtype=self.observation_wire.dtype)
         self._reply_size = 1 + self.action_wire.size
+        self._decode_action = self.action_wire.decode
+        self._timeout_ms = self.call_timeout * 1000
+        self._scalar_observation = self.observation_wire.shape == () and self.observation_wire.dtype == np.int64
         hello = {
             "agent": spec.to_json() if spec else None, "null_agent": spec is None, "seed": int(seed),
             "observation_space": describe_space(observation_space), "action_space": describe_space(action_space),
@@ -193,15 +197,34 @@ class SandboxedAgent:
         return payload
 
     def _action_reply(self) -> Any:
+        """The agent's answer to START or STEP: one poll and one read in the usual case (the
+        agent writes its whole reply at once)."""
+        if not self._poll.poll(self._timeout_ms):
+            raise AgentFault("timeout", f"no answer within {self.call_timeout:g} s")
+        data = os.read(self._from_agent, self._reply_size)
+        if len(data) == self._reply_size and data[0] == wire.ACTION:
+            return self._decode_action(memoryview(data)[1:])
+        return self._unusual_reply(data)
+
+    def _unusual_reply(self, data: bytes) -> Any:
+        """An error, a reply that arrived in pieces, or the agent's end."""
         deadline = time.monotonic() + self.call_timeout
-        status = self._read_exact(1, deadline)[0]
+        if not data:
+            self.process.wait(timeout=5)
+            raise AgentFault("crashed", f"the agent process died ({self._exit_status()})")
+        status = data[0]
         if status == wire.ERROR:
-            length = struct.unpack("<I", self._read_exact(4, deadline))[0]
-            message = self._read_exact(min(length, 64 << 20), deadline).decode("utf-8", "replace")
+            if len(data) < 5:
+                data += self._read_exact(5 - len(data), deadline)
+            length = min(struct.unpack_from("<I", data, 1)[0], 64 << 20)
+            if len(data) < 5 + length:
+                data += self._read_exact(5 + length - len(data), deadline)
+            message = bytes(data[5:5 + length]).decode("utf-8", "replace")
             raise AgentFault(_fault_kind(message), message)
         if status != wire.ACTION:
             raise AgentFault("crashed", f"protocol violation: status {status}")
-        return self.action_wire.decode(self._read_exact(self.action_wire.size, deadline))
+        data += self._read_exact(self._reply_size - len(data), deadline)
+        return self._decode_action(memoryview(data)[1:])
 
     def _charge(self) -> float:
         now = self._cpu()
@@ -217,8 +240,11 @@ class SandboxedAgent:
         return action, self._charge()
 
     def step(self, reward: float, observation, elapsed: int) -> tuple[Any, float]:
-        _STEP_HEADER.pack_into(self._step_message, 1, reward, elapsed)
-        self._step_obs[:] = np.ravel(observation)
+        if self._scalar_observation:
+            _STEP_SCALAR.pack_into(self._step_message, 1, reward, elapsed, observation)
+        else:
+            _STEP_HEADER.pack_into(self._step_message, 1, reward, elapsed)
+            self._step_obs[:] = np.ravel(observation)
         try:
             written = os.write(self._to_agent, self._step_message)  # one write for small messages
         except OSError as error:

@@ -66,6 +66,8 @@ class Escaping:
 
     def step(self, reward, observation, elapsed=1):
         self.calls += 1
+        if self.calls == self.at + 1 and self.threads:
+            self.threads.pop().join()  # the thread's work all happens while this process is metered
         if self.calls == self.at:
             if self.how == "thread":  # allowed: a thread works between calls, and is charged
                 thread = threading.Thread(target=_burn, args=(self.cpu,), daemon=True)
