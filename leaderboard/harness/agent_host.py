@@ -11,7 +11,12 @@ harness -> agent                                   agent -> harness
   SAVE   u8=4                                        BLOB   u8=2, u32 n, n bytes
   LOAD   u8=5, u32 n, n bytes                        READY
   STOP   u8=6                                        (exits)
+                                                     DONE   u8=3 (a run(env) loop returned)
                                                      ERROR  u8=9, u32 n, n bytes of UTF-8 text
+
+A ``make_agent`` submission answers each START and STEP with the agent's action. A ``run(env)``
+submission is called once; its ``env.step`` answers the pending START or STEP and waits for the
+next one (:mod:`~ceaseless.leaderboard.harness.own_loop`).
 """
 
 from __future__ import annotations
@@ -24,7 +29,7 @@ import sys
 import traceback
 
 HELLO, START, STEP, SAVE, LOAD, STOP = 1, 2, 3, 4, 5, 6
-ACTION, READY, BLOB, ERROR = 0, 1, 2, 9
+ACTION, READY, BLOB, DONE, ERROR = 0, 1, 2, 3, 9
 _STEP_HEADER = struct.Struct("<dq")
 _LENGTH = struct.Struct("<I")
 
@@ -95,7 +100,7 @@ def serve(in_fd: int, out_fd: int) -> None:
     try:
         import numpy as np  # noqa: F401  (loaded before the limits: part of the host, not the agent)
 
-        from ceaseless.leaderboard.harness.protocol import AgentSpec, WireFormat, load_factory, space_from_description
+        from ceaseless.leaderboard.harness.protocol import AgentSpec, WireFormat, load_entry, space_from_description
 
         observation_space = space_from_description(hello["observation_space"])
         action_space = space_from_description(hello["action_space"])
@@ -107,19 +112,28 @@ def serve(in_fd: int, out_fd: int) -> None:
 
         confinement = forbid_processes()  # before the submission's code runs: it can never start a process
         refuse_python_spawns()
+        loop = None
         if hello.get("null_agent"):
             agent = _NullAgent(action_space)  # measures the protocol's own CPU cost
         else:
-            agent = load_factory(AgentSpec.from_json(hello["agent"]))(
-                observation_space, action_space, int(hello["seed"]))
+            kind, entry = load_entry(AgentSpec.from_json(hello["agent"]))
+            if kind == "run":
+                agent, loop = None, entry
+            else:
+                agent = entry(observation_space, action_space, int(hello["seed"]))
     except BaseException as error:
         _send_error(out_fd, error)
         return
     capabilities = {
         "checkpoint": callable(getattr(agent, "checkpoint", None)) and callable(getattr(agent, "restore", None)),
         "confinement": confinement,
+        "own_loop": loop is not None,
     }
     _send_blob(out_fd, READY, json.dumps(capabilities).encode())
+    if loop is not None:
+        _serve_own_loop(loop, observation_space, action_space, observation_wire, action_wire, int(hello["seed"]),
+                        in_fd, out_fd)
+        return
     obs_size = observation_wire.size
     decode, encode = observation_wire.decode, action_wire.encode
     step_size = 1 + _STEP_HEADER.size + obs_size
@@ -168,6 +182,75 @@ def serve(in_fd: int, out_fd: int) -> None:
             _send_error(out_fd, error)
             if isinstance(error, (KeyboardInterrupt, SystemExit)):
                 return
+
+
+class _Channel:
+    """The agent host's side of the protocol for a run(env) loop (see own_loop.StreamEnv)."""
+
+    def __init__(self, observation_wire, action_wire, in_fd: int, out_fd: int) -> None:
+        self.decode, self.encode = observation_wire.decode, action_wire.encode
+        self.obs_size = observation_wire.size
+        self.in_fd, self.out_fd = in_fd, out_fd
+        self.pending = False  # a START or STEP awaits its answer
+
+    def next_message(self) -> tuple[str, float, int, object]:
+        """("start" | "step" | "stop", reward, elapsed, observation) of the harness's next message."""
+        size = 1 + _STEP_HEADER.size + self.obs_size
+        data = os.read(self.in_fd, size)
+        if not data or data[0] == STOP:
+            return "stop", 0.0, 0, None
+        kind = data[0]
+        if kind == START:
+            data += _read_exact(self.in_fd, 1 + self.obs_size - len(data)) if len(data) < 1 + self.obs_size else b""
+            self.pending = True
+            return "start", 0.0, 0, self.decode(memoryview(data)[1:1 + self.obs_size])
+        if kind == STEP:
+            data += _read_exact(self.in_fd, size - len(data)) if len(data) < size else b""
+            reward, elapsed = _STEP_HEADER.unpack_from(data, 1)
+            self.pending = True
+            return "step", reward, elapsed, self.decode(memoryview(data)[17:size])
+        raise ValueError(f"message {kind} is not for a run(env) agent (it cannot checkpoint)")
+
+    def send_action(self, action) -> None:
+        try:
+            reply = b"\x00" + self.encode(action)
+        except ValueError as error:  # the harness records a bad action and restarts the agent
+            from ceaseless.leaderboard.harness.protocol import StreamEnd
+
+            self.answer_error(error if str(error).startswith("action") else ValueError(f"action {error}"))
+            raise StreamEnd(f"invalid action: {error}") from None
+        _write_all(self.out_fd, reply)
+        self.pending = False
+
+    def answer(self, status: int) -> None:
+        if not self.pending and self.next_message()[0] == "stop":  # it ended before reading the first message
+            return
+        _write_all(self.out_fd, bytes([status]))
+        self.pending = False
+
+    def answer_error(self, error: BaseException) -> None:
+        if not self.pending and self.next_message()[0] == "stop":
+            return
+        _send_error(self.out_fd, error)
+        self.pending = False
+
+
+def _serve_own_loop(loop, observation_space, action_space, observation_wire, action_wire, seed: int,
+                    in_fd: int, out_fd: int) -> None:
+    """Call ``run(env)`` once; its env.step calls carry the protocol. The loop's end, an error in it
+    or the end of the stream ends this process."""
+    from ceaseless.leaderboard.harness.own_loop import StreamEnd, StreamEnv
+
+    channel = _Channel(observation_wire, action_wire, in_fd, out_fd)
+    env = StreamEnv(observation_space, action_space, channel, seed)
+    try:
+        loop(env)
+    except StreamEnd:
+        return
+    except BaseException as error:
+        channel.answer_error(error)
+        return
+    channel.answer(DONE)  # it returned before the stream ended: the rest is the fallback's
 
 
 def main() -> None:

@@ -18,6 +18,11 @@ their observations. Agents learn inside ``step``; there is no separate training 
 Optional: ``agent.checkpoint() -> bytes`` and ``agent.restore(data: bytes)`` let an interrupted
 run resume the agent exactly; the harness stores the bytes and never interprets them.
 
+Or, for code that owns its loop (Stable-Baselines3's ``learn``, a cleanrl script), ``run(env)``:
+called once, in the agent's process, with a gymnasium ``Env`` that stands for the world
+(:mod:`~ceaseless.leaderboard.harness.own_loop`): each ``env.step`` is one world step through the
+compute clock, the stream never resets, and its end raises :class:`StreamEnd`.
+
 The spaces are gymnasium spaces; observations arrive as numpy arrays (or ints for ``Discrete``);
 actions may be ints, floats, lists or arrays, converted to the action space's dtype and shape.
 All randomness of an agent should come from ``seed``: on the unlimited track a deterministic agent
@@ -184,9 +189,13 @@ def _module_file(spec: AgentSpec) -> Path:
     return path
 
 
-def load_factory(spec: AgentSpec) -> Callable[..., Any]:
-    """Import the submission and return its checked ``make_agent``, with the spec's options
-    bound. Raises :class:`SubmissionError` naming the problem."""
+class StreamEnd(BaseException):
+    """The stream is over: ``env.step`` raises it in a ``run(env)`` submission. It derives from
+    ``BaseException``, so a loop's ``except Exception`` does not swallow it."""
+
+
+def _import_submission(spec: AgentSpec) -> Any:
+    """The submission's module, imported; SubmissionError if that fails."""
     try:
         if spec.path:
             path = _module_file(spec)
@@ -196,17 +205,53 @@ def load_factory(spec: AgentSpec) -> Callable[..., Any]:
             sys.path.insert(0, str(path.parent))  # the submission may import its own helpers
             sys.modules[name] = module
             module_spec.loader.exec_module(module)
-        elif spec.module:
-            module = importlib.import_module(spec.module)
-        else:
-            raise SubmissionError("an agent needs a path or a module name")
+            return module
+        if spec.module:
+            return importlib.import_module(spec.module)
+        raise SubmissionError("an agent needs a path or a module name")
     except SubmissionError:
         raise
     except Exception as error:  # the submission's own import failed: say how
         raise SubmissionError(f"importing the submission failed: {type(error).__name__}: {error}") from error
+
+
+def load_entry(spec: AgentSpec) -> tuple[str, Callable[..., Any]]:
+    """Import the submission and return ``("make_agent", factory)`` (see :func:`load_factory`) or
+    ``("run", run)`` for code that owns its loop (``run(env)``, called once with a gymnasium Env
+    that stands for the world). Raises :class:`SubmissionError` naming the problem: neither
+    entry point, both, or a wrong signature."""
+    module = _import_submission(spec)
+    has_make, has_run = hasattr(module, "make_agent"), hasattr(module, "run")
+    if has_make and has_run:
+        raise SubmissionError(f"submission {spec.name} defines both make_agent and run: keep one (make_agent for "
+                              "an agent the harness calls per step, run(env) for code that owns its loop)")
+    if not has_run:
+        return "make_agent", load_factory(spec, module)
+    function = module.run
+    if not callable(function):
+        raise SubmissionError(f"submission {spec.name}: run is not callable")
+    try:
+        inspect.signature(function).bind(None, **dict(spec.options))
+    except TypeError as error:
+        raise SubmissionError(f"submission {spec.name}: run must accept (env): {error}") from error
+    except ValueError:
+        pass
+    options = dict(spec.options)
+    return "run", (lambda env: function(env, **options)) if options else function
+
+
+def load_factory(spec: AgentSpec, module: Any = None) -> Callable[..., Any]:
+    """Import the submission (unless ``module`` is given) and return its checked ``make_agent``,
+    with the spec's options bound. Raises :class:`SubmissionError` naming the problem."""
+    if module is None:
+        module = _import_submission(spec)
+    if getattr(module, "make_agent", None) is None and callable(getattr(module, "run", None)):
+        raise SubmissionError(f"submission {spec.name} defines run(env), not make_agent: it runs in its own process "
+                              "(not --in-process, and not through load_factory)")
     factory = getattr(module, "make_agent", None)
     if factory is None:
-        raise SubmissionError(f"submission {spec.name} defines no make_agent(observation_space, action_space, seed)")
+        raise SubmissionError(f"submission {spec.name} defines neither make_agent(observation_space, action_space, "
+                              "seed) nor run(env)")
     if not callable(factory):
         raise SubmissionError(f"submission {spec.name}: make_agent is not callable")
     try:

@@ -41,7 +41,7 @@ from ceaseless.leaderboard.harness.runspec import (
     versions,
     write_json,
 )
-from ceaseless.leaderboard.harness.sandbox import AgentFault, InProcessAgent, SandboxedAgent
+from ceaseless.leaderboard.harness.sandbox import AgentDone, AgentFault, InProcessAgent, SandboxedAgent
 from ceaseless.leaderboard.scoring import metrics
 
 FLUSH = 4096  # steps per transcript block (checkpoints fall on block boundaries)
@@ -81,6 +81,7 @@ class Run:
         self.observation = None
         self.overhead = 0.0
         self.unconfined_starts = 0  # agent processes that ran without the no-process filter
+        self.loop_returned_at: int | None = None  # a run(env) loop that returned early: when
         self.hardened = True
         self.pinned_cpu: int | None = None
 
@@ -99,7 +100,7 @@ class Run:
 
     _SCALARS = ("t", "total_reward", "pending_reward", "elapsed", "needs_start", "skipped", "cpu_seconds",
                 "startup_cpu_seconds", "faults", "restarts", "resumes", "fresh_agent_resumes", "change_points",
-                "hash", "peak_memory", "wall_seconds", "unconfined_starts")
+                "hash", "peak_memory", "wall_seconds", "unconfined_starts", "loop_returned_at")
 
     def save(self) -> None:
         """Write a checkpoint (atomically: a kill leaves the previous one intact)."""
@@ -186,7 +187,7 @@ class Run:
             self.observation = self.world.reset([spec.seed])[0]
         if not spec.in_process:
             self.overhead = protocol_overhead(self.world)
-        if len(self.faults) < spec.max_faults:
+        if len(self.faults) < spec.max_faults and self.loop_returned_at is None:
             try:
                 self._start_agent()
                 if blob is not None and self.agent.capabilities.get("checkpoint"):
@@ -262,6 +263,11 @@ class Run:
                     self.t = start + i
                     self._fault(fault)
                     pending, elapsed = 0.0, 0
+                    action = fallback
+                    skipped_log[i] = True
+                except AgentDone:  # a run(env) loop returned: the rest of the stream is the fallback's
+                    self.loop_returned_at = start + i
+                    self._stop_agent()
                     action = fallback
                     skipped_log[i] = True
             else:
@@ -355,6 +361,7 @@ class Run:
             "peak_memory_bytes": self.peak_memory,
             "faults": self.faults,
             "restarts": self.restarts,
+            "loop_returned_at": self.loop_returned_at,
             "resumes": self.resumes,
             "fresh_agent_resumes": self.fresh_agent_resumes,
             "change_points": self.change_points,

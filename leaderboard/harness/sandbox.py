@@ -54,6 +54,10 @@ DEFAULT_CALL_TIMEOUT = 10.0
 STARTUP_TIMEOUT = 120.0
 
 
+class AgentDone(Exception):
+    """A run(env) submission's loop returned before the stream ended (not a fault)."""
+
+
 class AgentFault(Exception):
     """The agent failed a call: ``kind`` is raised, crashed, bad_action, timeout, child_process or
     startup; ``message`` says what happened."""
@@ -213,6 +217,8 @@ class SandboxedAgent:
             self.process.wait(timeout=5)
             raise AgentFault("crashed", f"the agent process died ({self._exit_status()})")
         status = data[0]
+        if status == wire.DONE and len(data) == 1:
+            raise AgentDone("the run(env) loop returned before the stream ended")
         if status == wire.ERROR:
             if len(data) < 5:
                 data += self._read_exact(5 - len(data), deadline)

@@ -17,7 +17,7 @@ AGENTS = Path(__file__).parents[1] / "agents"
 @pytest.mark.parametrize(
     "file, message",
     [
-        ("no_make_agent.py", "defines no make_agent"),
+        ("no_make_agent.py", "defines neither make_agent"),
         ("bad_signature.py", "make_agent must accept (observation_space, action_space, seed)"),
         ("import_error.py", "importing the submission failed: ModuleNotFoundError"),
         ("no_step.py", "has no step() method"),
