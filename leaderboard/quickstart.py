@@ -76,8 +76,8 @@ def quickstart(out: Path, evaluate: bool = False, workers: int | None = None, su
     print(f"Ceaseless: the shipped baselines on {suite_name}")
     with tempfile.TemporaryDirectory() as work, Store(store_path) as store:
         load_baselines(store, suite_name, evaluate_now=evaluate, workers=workers, work=Path(work))
-    published = publish(store_path, out_dir=out / "board", formats=("table", "html"), suite=suite_name,
-                        reference=REFERENCE)
+    published = publish(store_path, out_dir=out / "board", formats=("table", "html"), suite=get_suite(suite_name).name,
+                        reference=REFERENCE)  # the store names suites by name (suite_name may be a suite file)
     for text in published.get("printed", []):
         print(text)
     print(f"HTML board: {out / 'board' / 'index.html'}")

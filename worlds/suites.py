@@ -4,6 +4,20 @@ A suite version is frozen: any change to its entries makes a new version, and sc
 within one suite version. Public seeds are for development; official boards run on hidden seeds
 derived from a secret salt that is not in this repository -- the suite stores only the salt's
 sha256, so a board can later prove which seeds it used by revealing the salt.
+
+**How many seeds.** The board separates two entries when the paired difference of their
+Score@beta0 (worlds fixed, seeds resampled within each world) excludes 0, at the Bonferroni level
+over all pairs of entries (:mod:`ceaseless.leaderboard.scoring.paired`). Its standard error is
+``sigma / sqrt(seeds)``. On the committed v1 results (``python benchmarks/power_analysis.py``) the
+median pair of the 10 baselines has ``sigma`` = 0.055 z on quick-v1's 50,000-step streams and
+0.034 z on core-v1's 100,000-step ones. To separate a paired difference of 0.05 z with 80% power
+takes, per world, **11 seeds for one comparison and 22 on a board of 10 entries** on quick-length
+streams (5 and 10 on core-length ones); boards simulated from that pair were separated 87% and 83%
+of the time. The v1 suites' 3 seeds separate 0.10 z (one comparison) and 0.17 z (board). The next
+versions therefore carry :data:`V2_PUBLIC_SEEDS` = 11 public seeds (development: an agent against
+a baseline) and :data:`V2_HIDDEN_SEEDS` = 22 hidden ones (official boards:
+``suite.seeds(V2_HIDDEN_SEEDS, salt=...)``), sized for the noisier streams so that either suite
+meets the target. Seeds needed grow as ``(sigma / delta)^2``: rerun the script when streams change.
 """
 
 from __future__ import annotations
@@ -161,6 +175,11 @@ CORE_V1 = Suite(
     public_seeds=(0, 1, 2),
     hidden_salt_sha256=_HIDDEN_SALT_SHA256,
 )
+
+#: Seeds per world of the next suite versions (v2), from the power analysis in the module docstring:
+#: 80% power for a paired difference of 0.05 z, one comparison (public) or on a board of 10 (hidden).
+V2_PUBLIC_SEEDS = 11
+V2_HIDDEN_SEEDS = 22
 
 #: Seeds for choosing hyper-parameters: never used for evaluation (tune on these, and on the
 #: first 10% of a stream only).

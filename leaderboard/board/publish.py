@@ -87,18 +87,13 @@ def _render(board: Board, formats: Sequence[str], out_dir: Path | str | None, to
     if "table" in formats:
         result["table"] = table_text(board, width=width)
         result["printed"].append(result["table"])
-    if "markdown" in formats:
-        result["markdown"] = markdown(board)
-        if out is None:
-            result["printed"].append(result["markdown"])
-        else:
-            write("board.md", result["markdown"])
-    if "csv" in formats:
-        result["csv"] = csv_text(board)
-        if out is None:
-            result["printed"].append(result["csv"])
-        else:
-            write("board.csv", result["csv"])
+    for name, render, filename in (("markdown", markdown, "board.md"), ("csv", csv_text, "board.csv")):
+        if name in formats:  # printed without out_dir, written into it with one
+            result[name] = render(board)
+            if out is None:
+                result["printed"].append(result[name])
+            else:
+                write(filename, result[name])
     if "html" in formats:
         result["html"] = html(board, out, top=top)
         result["files"].append(result["html"])

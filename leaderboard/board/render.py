@@ -6,18 +6,20 @@ Each renderer takes a :class:`~ceaseless.leaderboard.board.table.Board`: :func:`
 renders several formats at once, is :func:`ceaseless.leaderboard.board.publish.publish`.
 
 Every format shows, per entry: rank, tier, entry, a marker (verified / unverified / baseline /
-incomplete), Score@beta0 with its 95% interval, compute-AUC, the compute multiplier, P(improvement)
-over the next entry down, CPU microseconds per agent call, the percentage of steps skipped and the
-faults, all at beta0. A tier shared by several entries (their intervals overlap: their order is not
-significant) is marked ``=`` after the tier number; the terminal table also draws a line between
-tiers. The table always holds every entry; the HTML plots draw only the ``top`` entries where more
-lines would be unreadable.
+incomplete), Score@beta0 with its 95% interval on the suite's worlds, the interval across worlds (a
+robustness check), compute-AUC, the compute multiplier, P(>next) over the next entry down, CPU
+microseconds per agent call, the percentage of steps skipped and the faults, all at beta0. A tier
+shared by several entries (no paired difference from the tier's leader is significant: their order
+is not established) is marked ``=`` after the tier number; the terminal table also draws a line
+between tiers. The table always holds every entry; the HTML plots draw only the ``top`` entries
+where more lines would be unreadable.
 
 The plots of the HTML page live in :mod:`~ceaseless.leaderboard.board.plots`; matplotlib is
 imported only when :func:`html` draws them. Speed (``benchmarks/test_board_speed.py``): 1,000
-entries x 10 worlds x 10 seeds x 7 budgets load, score and render (table and HTML) in about 9-10 s
-on one core, of which loading the store takes about 6 s, scoring 0.7 s, the table 0.6 s and the
-HTML page 1.5 s.
+entries x 10 worlds x 10 seeds x 7 budgets load, score and render (table and HTML) in about 9 s
+on one core, of which loading the store takes about 3.5 s, scoring 2.1 s (two bootstraps of 2,000
+reps: worlds fixed for the ranking, worlds resampled for the across-worlds column; 0.8 s together,
+the paired comparisons included), the table 0.6 s and the HTML page 1.7 s.
 """
 
 from __future__ import annotations
@@ -38,8 +40,13 @@ __all__ = ["FORMATS", "csv_text", "html", "markdown", "rich_table",
 
 FORMATS = ("table", "markdown", "csv", "html")
 
-COLUMNS = ("#", "Tier", "Entry", "Status", "Score@β0 [95% CI]", "Compute-AUC", "Multiplier", "P(>next)",
-           "CPU µs/call", "Skipped", "Faults")
+COLUMNS = ("#", "Tier", "Entry", "Status", "Score@β0 [95% CI]", "Across worlds [95%]", "Compute-AUC", "Multiplier",
+           "P(>next)", "CPU µs/call", "Skipped", "Faults")
+
+#: What a tier and P(>next) mean, in one sentence under every format's table.
+_TIERS = ("A tier marked “=” is shared: no entry's paired difference from its tier's leader is significant "
+          "(corrected for multiple comparisons). P(>next): how sure the board is that the score is above the next "
+          "entry's.")
 
 EXPLANATIONS = (
     ("z", "The normalised score of one run: (G − G<sub>fallback</sub>) / (G<sub>oracle</sub> − G<sub>fallback</sub>), "
@@ -47,18 +54,30 @@ EXPLANATIONS = (
           "than the world's fallback policy (what happens when the agent is absent or too slow), 1 is as good as "
           "the privileged oracle that reads the hidden state. It can go below 0 or above 1."),
     ("Score@β0", "The rank: the interquartile mean (IQM, the mean of the middle half) of z over every "
-                 "(world, seed) run at the standard CPU budget β0, with a 95% stratified bootstrap interval "
-                 "that resamples worlds as well as seeds."),
+                 "(world, seed) run at the standard CPU budget β0. Its 95% interval keeps the suite's worlds as "
+                 "they are and resamples the seeds within each world (stratified bootstrap), with the standard "
+                 "error corrected for few seeds (× √(n/(n−1)), Student's t). The IQM drops the best and worst "
+                 "quarter of runs, so a world holding less than a quarter of them (one of seven) cannot decide it, "
+                 "however extreme its z."),
+    ("Across worlds", "A robustness check, not the ranking interval: the 95% bootstrap interval when the worlds are "
+                      "resampled too. It answers “would the score hold on another set of worlds like these?”, a "
+                      "question about the suite rather than the entry; it is wide when worlds differ a lot (a "
+                      "resample may hold one extreme world twice)."),
     ("Compute-AUC", "How good an agent is across budgets: the mean IQM of z over the budget ladder "
                     "β0/8 … 4β0 on a log<sub>2</sub> budget axis. “—” when some budget of the ladder is missing."),
     ("Multiplier", "How much more budget the reference entry needs to reach this entry's Score@β0, read off the "
                    "reference's score-vs-budget curve. Above 1: this entry does more with the same compute; below 1: "
                    "it is more compute-hungry than the reference. “n/a” without a reference entry; censored at the "
                    "ends of the ladder (“≤”, “&gt;”)."),
-    ("P(&gt;next)", "The probability of improvement over the entry ranked just below: the chance that a run of this "
-                    "entry beats a run of the next one on a randomly chosen world (0.5: no evidence either way)."),
-    ("Tiers", "Entries whose 95% intervals overlap the tier leader's share a tier: their order within the tier is "
-              "not significant. A shared tier is marked “=”."),
+    ("P(&gt;next)", "How sure the board is that this entry's Score@β0 is above the next one's, on these worlds: "
+                    "from the paired difference of the two scores, both entries' seeds resampled together within "
+                    "each world (0.5: no evidence either way; 1: certain). One comparison, not corrected for the "
+                    "others."),
+    ("Tiers", "Walking down the ranking, each entry is compared with its tier's leader; it starts a new tier when "
+              "the interval of their paired difference excludes 0. Those intervals are corrected for multiple "
+              "comparisons (Bonferroni over every pair of entries, since the pairs are chosen by the ranking "
+              "itself), so the chance that any tier boundary on the board is spurious is at most 5%. Entries "
+              "of one tier are not told apart; a shared tier is marked “=”."),
     ("Diagnostics", "CPU µs per agent call, the percentage of steps the agent skipped because it was over budget "
                     "(the fallback acted instead) and the number of faults (crashes, timeouts) over all runs, at β0. "
                     "They are not ranked."),
@@ -79,6 +98,11 @@ def _number(value: Any, spec: str = ".3f") -> str:
         return DASH
     value = float(value)
     return DASH if math.isnan(value) else format(value, spec)
+
+
+def _interval(low: Any, high: Any) -> str:
+    """``[low, high]``, or a dash when there is no interval (one seed per world)."""
+    return f"[{_number(low)}, {_number(high)}]" if _finite(low) and _finite(high) else DASH
 
 
 def _tier_sizes(frame: pd.DataFrame) -> dict[int, int]:
@@ -109,7 +133,8 @@ def _cells(board: Board) -> list[list[str]]:
             (f"{tier}=" if sizes.get(tier, 0) > 1 else str(tier)) if ranked else DASH,
             str(row["entry"]),
             _status(row),
-            f"{row['score']:.3f} [{row['ci_low']:.3f}, {row['ci_high']:.3f}]" if ranked else DASH,
+            f"{row['score']:.3f} {_interval(row['ci_low'], row['ci_high'])}" if ranked else DASH,
+            _interval(row.get("ci_worlds_low"), row.get("ci_worlds_high")) if ranked else DASH,
             _number(row.get("compute_auc")),
             str(row["compute_multiplier_text"]) if ranked else DASH,
             _number(row.get("p_improvement_next"), ".2f"),
@@ -149,9 +174,9 @@ def rich_table(board: Board) -> Any:
     from rich.text import Text
 
     table = Table(title=f"Ceaseless board: {_summary(board)}", box=box.HORIZONTALS, title_justify="left",
-                  caption="\n".join(["Score@β0: IQM of normalised score z (0 = fallback, 1 = oracle) at budget β0, "
-                                      "95% CI. Tier '=': shared tier (intervals overlap; order not significant).",
-                                      *board.notes]),
+                  caption="\n".join(["Score@β0: IQM of normalised score z (0 = fallback, 1 = oracle) at budget β0; "
+                                      "95% CI on these worlds (seeds resampled); across worlds: worlds resampled too.",
+                                      _TIERS, *board.notes]),
                   caption_justify="left")
     rows = _cells(board)
     for i, name in enumerate(COLUMNS):
@@ -203,8 +228,8 @@ def markdown(board: Board) -> str:
             cells[3] = f"**{cells[3]}**"
         lines.append("| " + " | ".join(_markdown_cell(c) for c in cells) + " |")
     lines += ["", "Score@β0: IQM of the normalised score z (0 = fallback, 1 = oracle) over every (world, seed) at "
-                  "budget β0, with its 95% bootstrap interval. A tier marked `=` is shared: the entries' intervals "
-                  "overlap and their order is not significant."]
+                  "budget β0, with its 95% interval on these worlds (seeds resampled within each world); “Across "
+                  f"worlds” resamples the worlds too, as a robustness check. {_TIERS}"]
     lines += [f"{note}" for note in board.notes]
     return "\n".join(lines) + "\n"
 
@@ -336,7 +361,7 @@ The data: <a href="board.csv">board.csv</a>.</p>
 {notes}
 <h2>Ranking</h2>
 <p><label>Filter entries: <input type="search" oninput="filterBoard(this.value)"></label>
-A tier marked “=” is shared: those entries' intervals overlap and their order is not significant.</p>
+{esc(_TIERS)}</p>
 <div class="tablewrap">
 <table id="board">
 <thead><tr>{header}</tr></thead>

@@ -35,9 +35,10 @@ class Board:
     """A scored board, ready to render.
 
     ``frame`` has one row per entry: the columns of :func:`ceaseless.leaderboard.scoring.ranking.board` (NaN for
-    incomplete entries), plus ``status`` (verified/unverified), ``kind`` (submission/baseline),
-    ``complete`` (ranked or not), ``runs`` (runs with a defined z) and ``runs_expected`` (the
-    (world, seed, budget) cells of the board), and ``suite``. Ranked entries come first, by rank.
+    incomplete entries: Score@beta0 and its interval on the suite's worlds, the interval across worlds, P(>next),
+    the tier and the paired differences behind it, ...), plus ``status`` (verified/unverified), ``kind``
+    (submission/baseline), ``complete`` (ranked or not), ``runs`` (runs with a defined z) and ``runs_expected``
+    (the (world, seed, budget) cells of the board), and ``suite``. Ranked entries come first, by rank.
     """
 
     frame: pd.DataFrame
@@ -125,7 +126,8 @@ def from_runs(runs: pd.DataFrame, *, suite: str | None = None, reference: str | 
     if scored is None:
         scored = pd.DataFrame({"entry": pd.Series(dtype=object), "score": pd.Series(dtype=float),
                                "rank": pd.Series(dtype=float), "tier": pd.Series(dtype=float)})
-        for column in ("ci_low", "ci_high", "compute_auc", "compute_multiplier", "p_improvement_next"):
+        for column in ("ci_low", "ci_high", "ci_worlds_low", "ci_worlds_high", "compute_auc", "compute_multiplier",
+                       "p_improvement_next"):
             scored[column] = pd.Series(dtype=float)
         scored["compute_multiplier_text"] = pd.Series(dtype=object)
     scored["complete"] = True
@@ -153,13 +155,17 @@ def from_runs(runs: pd.DataFrame, *, suite: str | None = None, reference: str | 
     scored["runs"] = scored["entry"].map(scored_runs.groupby("entry").size()).fillna(0).astype(int)
     scored["runs_expected"] = len(cells)
 
-    leading = ["rank", "tier", "entry", "status", "kind", "complete", "score", "ci_low", "ci_high"]
+    leading = ["rank", "tier", "entry", "status", "kind", "complete", "score", "ci_low", "ci_high", "ci_worlds_low",
+               "ci_worlds_high"]
     frame = scored[leading + [c for c in scored.columns if c not in leading]].reset_index(drop=True)
     frame["rank"] = frame["rank"].astype("Int64")
     frame["tier"] = frame["tier"].astype("Int64")
     if reference is not None and reference not in set(frame.loc[frame["complete"], "entry"]):
         notes.append(f"The reference entry {reference!r} is not ranked on this board: compute multipliers are n/a.")
     seeds = int(frame["seeds"].dropna().iloc[0]) if "seeds" in frame and frame["seeds"].notna().any() else 0
+    if seeds == 1:
+        notes.append("One seed per world: seed noise cannot be measured, so there is no interval on these worlds and "
+                     "every entry shares one tier.")
     return Board(frame=frame, runs=runs, store_path=Path(store_path) if store_path else None, suite=suite,
                  reference=reference, worlds=worlds, seeds=seeds, notes=notes)
 

@@ -1,4 +1,8 @@
-"""Comparisons between entries: probability of improvement and the board's tiers.
+"""Probability of improvement between two entries, as in rliable: how often a run of one beats a run of the other.
+
+It is an effect size (how *often* X wins, not by how much), kept for analyses. The board's
+P(>next) and tiers are paired comparisons of the score itself, in
+:mod:`~ceaseless.leaderboard.scoring.paired`.
 
 Random draws come from a ``numpy.random.Generator`` built from the ``seed`` argument, as in
 :mod:`~ceaseless.leaderboard.scoring.stats`; the global ``np.random`` state is never used.
@@ -18,7 +22,7 @@ from ceaseless.leaderboard.scoring.stats import (
     percentile_interval,
 )
 
-__all__ = ["probability_of_improvement", "probability_of_improvement_ci", "tiers"]
+__all__ = ["probability_of_improvement", "probability_of_improvement_ci"]
 
 
 # ----------------------------------------------------------------------------------------------
@@ -99,53 +103,3 @@ def _slot_counts(draws: np.ndarray, size: int) -> np.ndarray:
     offsets = (np.arange(reps * slots) * size).reshape(reps, slots, 1)
     counts = np.bincount((draws + offsets).ravel(), minlength=reps * slots * size)
     return counts.reshape(reps, slots, size).astype(float)
-
-
-# ----------------------------------------------------------------------------------------------
-# Tiers
-# ----------------------------------------------------------------------------------------------
-
-
-def tiers(points: npt.ArrayLike, lows: npt.ArrayLike, highs: npt.ArrayLike) -> np.ndarray:
-    """Tier numbers (1, 2, ...) for entries listed best first, so that overlapping intervals tie.
-
-    ``points`` must be non-increasing (the board's order); ``lows[i] <= highs[i]`` is entry
-    ``i``'s confidence interval (it need not contain the point). The rule, walking down the list:
-
-    - the first entry leads tier 1;
-    - each next entry joins the current tier if its interval overlaps the current tier
-      *leader's* interval (closed intervals: ``low_i <= high_leader`` and
-      ``low_leader <= high_i``, so touching counts as overlap); otherwise it starts the next tier
-      and leads it.
-
-    Tiers are therefore contiguous runs of the ranking, and each entry is compared only with its
-    own tier's leader: a wide interval far down the list that still overlaps an earlier leader
-    does not pull that entry up past a tier boundary. Overlap is not transitive, so comparing
-    with the leader (rather than with the previous entry) keeps a long chain of small steps from
-    tying the whole board. Returns an int array of the same length (empty for no entries).
-    """
-    p = np.asarray(points, dtype=float)
-    lo = np.asarray(lows, dtype=float)
-    hi = np.asarray(highs, dtype=float)
-    if not (p.ndim == lo.ndim == hi.ndim == 1) or not (p.shape == lo.shape == hi.shape):
-        raise ValueError(
-            f"points, lows and highs must be 1-D and of equal length; got shapes {p.shape}, {lo.shape}, {hi.shape}"
-        )
-    for name, values in (("points", p), ("lows", lo), ("highs", hi)):
-        if np.isnan(values).any():
-            raise ValueError(f"{name} contain NaN")
-    if (lo > hi).any():
-        i = int(np.argmax(lo > hi))
-        raise ValueError(f"entry {i} has low {lo[i]} > high {hi[i]}; an interval needs low <= high")
-    if (np.diff(p) > 0).any():
-        i = int(np.argmax(np.diff(p) > 0))
-        raise ValueError(
-            f"points must be sorted best first (non-increasing); entry {i + 1} ({p[i + 1]}) is above entry {i} ({p[i]})"
-        )
-    out = np.empty(p.shape[0], dtype=int)
-    tier, leader = 0, -1
-    for i in range(p.shape[0]):
-        if leader < 0 or lo[i] > hi[leader] or hi[i] < lo[leader]:
-            tier, leader = tier + 1, i
-        out[i] = tier
-    return out

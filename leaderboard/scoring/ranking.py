@@ -1,21 +1,26 @@
 """From runs to a ranking: normalisation, the budget ladder, Score@beta0, compute-AUC, the
-compute multiplier, probability of improvement and tiers.
+compute multiplier, P(>next) and tiers.
 
 - Per run, ``z = (G - G_fallback) / (G_oracle - G_fallback)`` on the same seed: the fraction of
   the achievable reward (0: no better than the fallback; 1: as good as the privileged oracle).
   Every world of the current suites has an oracle; a world without one would need frozen
   reference constants per suite version (its z is undefined until then, and the board says so).
   Scores are never normalised by the best submission.
-- **Score@beta0** (the rank): IQM of z over every (world, seed) at budget beta0, with a 95%
-  stratified bootstrap interval that also resamples worlds.
+- **Score@beta0** (the rank): IQM of z over every (world, seed) at budget beta0. Its interval
+  keeps the suite's worlds fixed and resamples seeds within each world, corrected for few seeds
+  (:mod:`~ceaseless.leaderboard.scoring.paired`); the interval that also resamples worlds ("would
+  the order hold on other worlds?", a question about the suite) is a separate robustness column,
+  ``ci_worlds_low`` .. ``ci_worlds_high``.
 - **compute-AUC**: the mean IQM over the budget ladder beta0 * 2**k, on a log2(beta) axis
   (trapezoids): how good an agent is across compute budgets.
 - **compute multiplier**: how much more budget the reference baseline needs to reach this
   entry's Score@beta0, read off the reference's ladder curve (log-linear interpolation, its curve
   made monotone: with more budget an agent can always do what it did with less). Below 1: the
   entry is more compute-hungry than the reference; censored at the ends of the ladder.
-- **P(improvement)** of each entry over the next one down, and **tiers**: entries whose
-  intervals overlap share a tier (see :func:`ceaseless.leaderboard.scoring.comparisons.tiers`).
+- **P(>next)** and **tiers** come from paired differences of Score@beta0 on the same runs
+  (:func:`ceaseless.leaderboard.scoring.paired.compare_ranked`): P(>next) is the confidence that
+  an entry's score is above the next one's; a new tier starts at the first entry whose paired
+  difference from its tier's leader is significant, with a Bonferroni correction over all pairs.
 """
 
 from __future__ import annotations
@@ -25,7 +30,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from ceaseless.leaderboard.scoring import comparisons, stats
+from ceaseless.leaderboard.scoring import paired, stats
 from ceaseless.worlds.suites import UNLIMITED, budget_label
 
 X1 = budget_label(0)
@@ -62,6 +67,9 @@ def rectangles(runs: pd.DataFrame, budget: str) -> tuple[list[str], np.ndarray, 
 
 @dataclass
 class BoardOptions:
+    """How the board is scored: bootstrap reps and seed (the same seed gives the same board), and
+    ``confidence``, the level of every interval and the family-wise level of the tiers."""
+
     reps: int = 2000
     confidence: float = 0.95
     seed: int = 0
@@ -96,6 +104,14 @@ def board(runs: pd.DataFrame, options: BoardOptions | None = None) -> pd.DataFra
     ``runs`` needs columns entry, world_id, seed, budget, G, G_fallback, G_oracle (z is added if
     missing) and, optionally, the diagnostics columns cpu_us_per_call, skipped_fraction,
     peak_memory, faults, recovery_steps, retention_gain, plasticity_trend, final_window.
+
+    Columns: ``score`` with ``ci_low`` .. ``ci_high`` (worlds fixed) and ``ci_worlds_low`` ..
+    ``ci_worlds_high`` (worlds resampled), ``iqm@<budget>``, ``compute_auc``,
+    ``compute_multiplier`` (and its text), ``rank``, ``tier``, ``p_improvement_next`` (P(>next)),
+    ``diff_next`` with its 95% interval ``diff_next_low`` .. ``diff_next_high`` (one comparison),
+    ``compared_with`` (the tier leader an entry was tested against), ``diff_leader`` with its
+    Bonferroni-level interval ``diff_leader_low`` .. ``diff_leader_high`` (a new tier starts where
+    ``diff_leader_low > 0``), ``worlds``, ``seeds`` and the diagnostics averaged at beta0.
     """
     options = options or BoardOptions()
     runs = runs.copy()
@@ -105,9 +121,13 @@ def board(runs: pd.DataFrame, options: BoardOptions | None = None) -> pd.DataFra
     entries, at_beta0, worlds = rectangles(runs, X1)
     if not entries:
         raise ValueError("no entry has a complete set of runs at budget beta0 (x1)")
-    interval = stats.bootstrap_ci(at_beta0, reps=options.reps, confidence=options.confidence, seed=options.seed)
-    rows = pd.DataFrame({"entry": entries, "score": interval.point, "ci_low": interval.low,
-                         "ci_high": interval.high}).set_index("entry")
+    ranked = paired.rank(at_beta0, reps=options.reps, confidence=options.confidence, seed=options.seed)
+    across = stats.bootstrap_ci(at_beta0, reps=options.reps, confidence=options.confidence, seed=options.seed,
+                                resample_worlds=True)
+    best_first = [entries[i] for i in ranked.order]
+    rows = pd.DataFrame({"entry": best_first, "score": ranked.point, "ci_low": ranked.low, "ci_high": ranked.high,
+                         "ci_worlds_low": across.low[ranked.order], "ci_worlds_high": across.high[ranked.order]}
+                        ).set_index("entry")
     # IQM at every budget of the ladder (and unlimited), points only.
     for label, _ in [*ladder, (UNLIMITED, np.inf)]:
         names, values, _ = rectangles(runs, label)
@@ -133,16 +153,18 @@ def board(runs: pd.DataFrame, options: BoardOptions | None = None) -> pd.DataFra
     else:
         rows["compute_multiplier"] = np.nan
         rows["compute_multiplier_text"] = "n/a"
-    # Rank, probability of improvement over the next entry down, tiers.
-    order = np.argsort(-rows["score"].to_numpy(), kind="stable")
-    rows = rows.iloc[order]
-    ranked = at_beta0[order]
+    # Rank, P(>next) and tiers from the paired comparisons.
+    comparisons = ranked.comparisons
     rows["rank"] = np.arange(1, len(rows) + 1)
-    rows["p_improvement_next"] = [
-        comparisons.probability_of_improvement(ranked[i], ranked[i + 1]) if i + 1 < len(ranked) else np.nan
-        for i in range(len(ranked))
-    ]
-    rows["tier"] = comparisons.tiers(rows["score"].to_numpy(), rows["ci_low"].to_numpy(), rows["ci_high"].to_numpy())
+    rows["tier"] = comparisons.tier
+    rows["p_improvement_next"] = comparisons.p_next
+    rows["diff_next"] = comparisons.diff_next
+    rows["diff_next_low"] = comparisons.next_low
+    rows["diff_next_high"] = comparisons.next_high
+    rows["compared_with"] = [best_first[j] if j >= 0 else None for j in comparisons.leader]
+    rows["diff_leader"] = comparisons.diff_leader
+    rows["diff_leader_low"] = comparisons.leader_low
+    rows["diff_leader_high"] = comparisons.leader_high
     rows["worlds"] = len(worlds)
     rows["seeds"] = at_beta0.shape[2]
     # Diagnostics at beta0 (not ranked). Reward-valued ones are divided by the world's span

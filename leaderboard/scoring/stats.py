@@ -8,8 +8,9 @@ module turns such rectangles into the numbers the board shows:
 - :func:`bootstrap_ci`, a stratified percentile-bootstrap confidence interval of an aggregate
   statistic (IQM by default), for one entry or for a thousand at once with common random numbers.
 
-Comparisons between entries (probability of improvement, tiers) are in
-:mod:`~ceaseless.leaderboard.scoring.comparisons`.
+The board's use of them (worlds-fixed intervals corrected for few seeds, paired comparisons,
+P(>next) and tiers) is in :mod:`~ceaseless.leaderboard.scoring.paired`; rliable's probability of
+improvement is in :mod:`~ceaseless.leaderboard.scoring.comparisons`.
 
 Every random draw comes from a ``numpy.random.Generator`` built from the ``seed`` argument, so the
 same inputs and seed always give the same intervals, and the legacy global ``np.random`` state is
@@ -190,7 +191,11 @@ def bootstrap_ci(
     conservative when worlds hardly differ: resampling seeds inside resampled worlds counts the
     seed noise twice. In simulations with 10 worlds x 10 seeds, 95% intervals covered the true
     IQM 93.6% of the time for i.i.d. scores with ``False`` (99% with ``True``), and 92% with
-    ``True`` when a world effect dominated (26% with ``False``).
+    ``True`` when a world effect dominated (26% with ``False``). The board ranks on *these* worlds
+    (``False``: a question about the entries, not the suite) and shows ``True`` beside it as a
+    robustness column; with very few seeds per world it widens the ``False`` interval
+    (:func:`ceaseless.leaderboard.scoring.paired.score_intervals`), as percentile intervals from 3
+    seeds cover only 83-89%.
 
     Returns :class:`Interval` ``(point, low, high)``: floats for one entry, arrays ``(entries,)``
     for many. Raises ValueError for a wrong shape (not 2-D or 3-D, no worlds or no seeds, ragged

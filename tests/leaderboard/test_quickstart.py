@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import shutil
 import tarfile
@@ -50,9 +52,12 @@ def test_quickstart_loads_checks_and_publishes(tmp_path, committed):
     suite_path, _ = committed
     out = tmp_path / "out"
     assert quickstart.quickstart(out, suite_name=str(suite_path)) == 0
+    ranked = list(csv.DictReader(io.StringIO((out / "board" / "board.csv").read_text())))
+    assert sorted(row["entry"] for row in ranked) == sorted(name for name, _, _ in BOARD)
+    assert all(row["rank"] and row["complete"] == "True" for row in ranked), ranked
     page = (out / "board" / "index.html").read_text()
     for name, _, _ in BOARD:
-        assert name in page
+        assert f"<td>{name}</td>" in page, name  # a row of the table, not a word of the explanations
     from ceaseless.leaderboard.board.store import load
 
     frame = load(out / "board.sqlite")

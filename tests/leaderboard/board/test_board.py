@@ -75,8 +75,8 @@ def test_frame_ranks_complete_entries_and_lists_incomplete_ones_last(published):
 # -- the terminal table ---------------------------------------------------------------------------------------------
 def test_table_shows_every_column_in_rank_order(published):
     table = published["table"]
-    for heading in ("#", "Tier", "Entry", "Status", "Score@β0 [95% CI]", "Compute-AUC", "Multiplier", "P(>next)",
-                    "CPU µs/call", "Skipped", "Faults"):
+    for heading in ("#", "Tier", "Entry", "Status", "Score@β0 [95% CI]", "Across worlds [95%]", "Compute-AUC",
+                    "Multiplier", "P(>next)", "CPU µs/call", "Skipped", "Faults"):
         assert heading in table
     lines = table.splitlines()
     positions = [lines.index(_row(table, name)) for name in ("alpha", "bravo", "gappy", "ppo", "partial")]
@@ -84,6 +84,7 @@ def test_table_shows_every_column_in_rank_order(published):
     alpha = _row(table, "alpha")
     frame = published["board"].set_index("entry")
     assert f"{frame.loc['alpha', 'score']:.3f} [{frame.loc['alpha', 'ci_low']:.3f}, " in alpha
+    assert f"[{frame.loc['alpha', 'ci_worlds_low']:.3f}, {frame.loc['alpha', 'ci_worlds_high']:.3f}]" in alpha
     assert "200.0" in alpha and "1.0%" in alpha
     assert "\x1b[" not in table  # plain text unless colours are asked for
 
@@ -101,7 +102,8 @@ def test_markers_unverified_baseline_incomplete(published):
 
 def test_ties_are_visible(published):
     frame = published["board"].set_index("entry")
-    # bravo (0.60) and charlie (0.61) cannot be told apart: they share a tier, marked "=".
+    # bravo (0.60) and charlie (0.61) cannot be told apart (their paired difference is not
+    # significant): they share a tier, marked "=".
     assert frame.loc["bravo", "tier"] == frame.loc["charlie", "tier"] == 2
     assert frame.loc["alpha", "tier"] == 1
     table = published["table"]
@@ -145,6 +147,17 @@ def test_single_entry(tmp_path):
     assert "1.00x" in row and "—" in row  # its own reference; nobody below it
     assert (tmp_path / "site" / "index.html").exists()
     assert len(pd.read_csv(io.StringIO(result["csv"]))) == 1
+
+
+def test_one_seed_per_world_tells_nobody_apart(tmp_path):
+    path = build_store(tmp_path / "one_seed.sqlite", [EntrySpec("a", 0.9), EntrySpec("b", 0.1)],
+                       worlds=("Bandit", "Maze"), seeds=(0,))
+    result = publish(path, formats=("table",), options=OPTIONS)
+    ranked = result["board"]
+    assert ranked["tier"].tolist() == [1, 1] and ranked["ci_low"].isna().all()
+    assert ranked["ci_worlds_low"].notna().all()  # worlds can still be resampled
+    assert any("One seed per world" in note for note in result["notes"])
+    assert _row(result["table"], "a").split()[:2] == ["1", "1="]
 
 
 def test_only_incomplete_entries(tmp_path):
@@ -222,9 +235,11 @@ def test_markdown_escapes_pipes(tmp_path):
 def test_csv_is_the_board_frame(published):
     frame = pd.read_csv(io.StringIO(published["csv"]))
     assert list(frame["entry"]) == list(published["board"]["entry"])
-    for column in ("rank", "tier", "score", "ci_low", "ci_high", "compute_auc", "compute_multiplier",
-                   "p_improvement_next", "cpu_us_per_call", "skipped_fraction", "faults", "status", "kind",
-                   "complete", "iqm@x0.125", "iqm@x4", "iqm@unlimited"):
+    for column in ("rank", "tier", "score", "ci_low", "ci_high", "ci_worlds_low", "ci_worlds_high", "compute_auc",
+                   "compute_multiplier", "p_improvement_next", "diff_next", "diff_next_low", "diff_next_high",
+                   "compared_with", "diff_leader", "diff_leader_low", "diff_leader_high", "cpu_us_per_call",
+                   "skipped_fraction", "faults", "status", "kind", "complete", "iqm@x0.125", "iqm@x4",
+                   "iqm@unlimited"):
         assert column in frame, column
     assert (published["out"] / "board.csv").exists()
 
@@ -243,7 +258,7 @@ def test_html_page_and_plots_are_written(published):
         assert (out / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     # Self-contained: no external scripts, styles or fonts.
     assert "<script src" not in page and "<link" not in page and "http://" not in page and "https://" not in page
-    for term in ("Score@β0", "Compute-AUC", "Multiplier", "Tiers"):
+    for term in ("Score@β0", "Across worlds", "Compute-AUC", "Multiplier", "P(&gt;next)", "Tiers"):
         assert f"<dt>{term}</dt>" in page
     assert page.count('<tr class="') == 6
     # The diagnostics table: one row per entry, reward-valued columns normalised like z.

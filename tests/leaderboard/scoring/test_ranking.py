@@ -1,4 +1,4 @@
-"""Scoring: normalisation, Score@beta0, compute-AUC, the compute multiplier, ranks and tiers."""
+"""Scoring: normalisation, Score@beta0 and its intervals, compute-AUC, the compute multiplier, ranks and tiers."""
 
 from __future__ import annotations
 
@@ -67,7 +67,7 @@ def test_board_ranks_by_score_at_beta0_and_reports_auc_and_multiplier():
     assert rows.loc["strong", "p_improvement_next"] == 1.0
 
 
-def test_overlapping_intervals_share_a_tier_and_incomplete_entries_are_left_out():
+def test_entries_told_apart_by_paired_differences_get_tiers_and_incomplete_entries_are_left_out():
     levels = {"a": [0.5] * 7, "b": [0.49] * 7, "c": [0.1] * 7}
     runs = synthetic(levels, noise=0.05)
     partial = synthetic({"partial": [0.9] * 7})
@@ -75,6 +75,31 @@ def test_overlapping_intervals_share_a_tier_and_incomplete_entries_are_left_out(
     rows = board(pd.concat([runs, partial]), BoardOptions(reps=500)).set_index("entry")
     assert "partial" not in rows.index
     assert rows.loc["a", "tier"] == rows.loc["b", "tier"] != rows.loc["c", "tier"]
+    # The second of a and b was compared with the first, its tier's leader (not significant); c
+    # with that leader too (significant).
+    first, second, last = rows.index
+    assert last == "c" and rows.loc[second, "compared_with"] == rows.loc["c", "compared_with"] == first
+    assert rows.loc[second, "diff_leader_low"] <= 0 < rows.loc["c", "diff_leader_low"]
+    assert 0.5 <= rows.loc[first, "p_improvement_next"] < 0.99 and rows.loc[second, "p_improvement_next"] > 0.99
+
+
+def test_the_score_interval_keeps_the_worlds_and_the_across_worlds_one_is_shown_beside_it():
+    # Worlds that differ a lot (z 0.1 to 0.9), seeds that hardly do; B is A minus 0.05 on every run.
+    rows = []
+    for w, level in enumerate(np.linspace(0.1, 0.9, 7)):
+        for s in range(3):
+            for entry, shift in (("A", 0.0), ("B", -0.05)):
+                z = level + shift + 0.01 * ((s * 7 + w) % 3 - 1)
+                rows.append({"entry": entry, "world_id": f"w{w}", "seed": s, "budget": "x1", "G": 1.0 + 2.0 * z,
+                             "G_fallback": 1.0, "G_oracle": 3.0})
+    result = board(pd.DataFrame(rows), BoardOptions(reps=1000)).set_index("entry")
+    a = result.loc["A"]
+    assert a["ci_high"] - a["ci_low"] < 0.05  # on these worlds: seed noise only
+    assert a["ci_worlds_high"] - a["ci_worlds_low"] > 0.3  # across worlds: which worlds were drawn
+    # Overlapping intervals, yet the paired runs tell A and B apart.
+    assert result.loc["B", "ci_worlds_high"] > a["ci_worlds_low"]
+    assert result["tier"].tolist() == [1, 2]
+    assert a["diff_next"] == pytest.approx(0.05) and a["p_improvement_next"] == 1.0
 
 
 def test_per_world_heatmap():

@@ -1,4 +1,6 @@
-"""scoring.stats and scoring.comparisons: IQM, stratified bootstrap intervals, probability of improvement and tiers."""
+"""scoring.stats and scoring.comparisons: IQM, stratified bootstrap intervals and probability of improvement.
+
+The board's paired comparisons and tiers are tested in test_paired.py."""
 
 from __future__ import annotations
 
@@ -10,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from ceaseless.leaderboard.scoring.comparisons import probability_of_improvement, probability_of_improvement_ci, tiers
+from ceaseless.leaderboard.scoring.comparisons import probability_of_improvement, probability_of_improvement_ci
 from ceaseless.leaderboard.scoring.stats import (
     Interval,
     bootstrap_ci,
@@ -447,46 +449,3 @@ def test_probability_of_improvement_rejects_bad_input():
         probability_of_improvement(np.ones((2, 4)), np.ones(4))
     with pytest.raises(ValueError, match="at least 1 seed"):
         probability_of_improvement_ci(np.ones((2, 0)), np.ones((2, 4)))
-
-
-# ----------------------------------------------------------------------------------------------
-# Tiers
-# ----------------------------------------------------------------------------------------------
-
-
-def test_tiers_follow_overlap_with_the_tier_leader():
-    points = [9.0, 8.0, 6.0, 5.5, 1.5, 1.4]
-    lows = [8.0, 7.0, 5.0, 4.9, 1.0, 1.2]
-    highs = [10.0, 9.0, 7.5, 6.0, 2.0, 2.5]
-    # 0 leads tier 1; 1 overlaps 0; 2 overlaps 1 but not the leader 0, so it leads tier 2;
-    # 3 overlaps 2; 4 overlaps nobody and leads tier 3; 5 overlaps 4.
-    np.testing.assert_array_equal(tiers(points, lows, highs), [1, 1, 2, 2, 3, 3])
-
-
-def test_touching_intervals_tie_and_disjoint_ones_do_not():
-    np.testing.assert_array_equal(tiers([5.5, 4.5], [5.0, 4.0], [6.0, 5.0]), [1, 1])
-    np.testing.assert_array_equal(tiers([3.0, 2.0, 1.0], [2.9, 1.9, 0.9], [3.1, 2.1, 1.1]), [1, 2, 3])
-    np.testing.assert_array_equal(tiers([3.0, 3.0, 3.0], [2.0, 2.5, 1.0], [4.0, 3.5, 5.0]), [1, 1, 1])
-
-
-def test_an_entry_is_compared_only_with_its_own_tiers_leader():
-    # Entry 2's interval overlaps entry 0's but not entry 1's, which leads tier 2 by then: tiers
-    # stay contiguous runs of the ranking, so entry 2 starts tier 3. (A percentile interval need
-    # not contain its point, so such an interval can occur.)
-    np.testing.assert_array_equal(tiers([9.5, 7.5, 7.0], [9.0, 7.0, 8.5], [10.0, 8.0, 9.5]), [1, 2, 3])
-
-
-def test_tiers_of_nothing_and_of_one():
-    assert tiers([], [], []).shape == (0,)
-    np.testing.assert_array_equal(tiers([1.0], [0.0], [2.0]), [1])
-
-
-def test_tiers_reject_bad_input():
-    with pytest.raises(ValueError, match="sorted best first"):
-        tiers([1.0, 2.0], [0.0, 1.0], [2.0, 3.0])
-    with pytest.raises(ValueError, match=r"entry 1 has low 3\.0 > high 1\.0"):
-        tiers([2.0, 2.0], [1.0, 3.0], [3.0, 1.0])
-    with pytest.raises(ValueError, match="equal length"):
-        tiers([2.0, 1.0], [1.0], [3.0, 2.0])
-    with pytest.raises(ValueError, match="lows contain NaN"):
-        tiers([2.0], [float("nan")], [3.0])
