@@ -89,6 +89,7 @@ def forge(bundle: Path, out: Path, rng: np.random.Generator, careful: bool) -> N
 def measure(name: str, agent: AgentSpec, suite_path: Path, work: Path, attempts: int, forgeries: int,
             careful_forgeries: int, workers: int) -> dict:
     suite = suite_from_json(json.loads(suite_path.read_text()))
+    name = name.replace("+", "-plus")  # a submission's name is letters, digits, '.', '_' and '-'
     directory = submission_dir(work, name, agent, suite.name)
     bundle = work / f"{name}-bundle"
     evaluate(AgentSpec.parse(str(directory)), suite, bundle, budget="ladder", workers=workers, progress=False)

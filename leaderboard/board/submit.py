@@ -282,8 +282,9 @@ def submit(directory: Path | str, store: Store, *, suite_name: str | None = None
 
 #: verify's tolerances for a re-run on a budget (see :func:`verify` and benchmarks/verify_rates.py).
 CPU_TOLERANCE = 0.5  # relative difference of CPU per call...
-CPU_FLOOR_US = 20.0  # ...or this many microseconds per call, whichever is larger
-Z_TOLERANCE = 0.1  # |z(re-run) - z(original)| on a budget
+CPU_FLOOR_US = 40.0  # ...or this many microseconds per call, whichever is larger
+Z_TOLERANCE = 0.1  # |z(re-run) - z(original)| on a budget, plus Z_PER_SKIPPED x the skipped fraction:
+Z_PER_SKIPPED = 1.0  # which steps a run skips is up to CPU noise, and so is G, in proportion to them
 
 
 def verify(name: str, store: Store, *, fraction: float = 0.15, seed: int = 0, cpu_tolerance: float = CPU_TOLERANCE,
@@ -292,13 +293,15 @@ def verify(name: str, store: Store, *, fraction: float = 0.15, seed: int = 0, cp
     """Check every run of a submission against the invariants of honest results
     (:mod:`~ceaseless.leaderboard.board.checks`), then re-run a random ``fraction`` (10-20%) of them
     and compare. Unlimited-track runs must reproduce the transcript hash exactly. A run on a budget
-    must land within ``z_tolerance`` of the original z and use CPU per call within ``cpu_tolerance``
+    must land within ``z_tolerance`` of the original z, plus ``Z_PER_SKIPPED`` times the fraction of
+    steps either run skipped (which steps are skipped is up to CPU noise, and so is G, in
+    proportion), and use CPU per call within ``cpu_tolerance``
     (relative) or ``cpu_floor_us`` (absolute), whichever is larger: the relative part catches CPU
     under-reported by a third or more; the floor keeps an agent that costs a few microseconds per
-    call from failing on noise: on this machine class, the same cheap run measured on a loaded and
-    on a quiet machine differs by up to 15-20 us per call (benchmarks/verify_rates.py). Below the
-    floor a forged CPU figure changes only the board's CPU column: the score comes from G, which
-    the z check and the invariants guard. Re-runs go through
+    call from failing on noise: on this machine class, a cheap run evaluated beside another (the
+    local pool's two workers) and re-run alone differs by up to 27 us per call
+    (benchmarks/verify_rates.py). Below the floor a forged CPU figure changes only the board's CPU
+    column: the score comes from G, which the z check and the invariants guard. Re-runs go through
     the same code path (:func:`~ceaseless.leaderboard.harness.runner.run`: the same CPU placement,
     hardening and overhead calibration) as ``evaluate``'s and ``submit``'s."""
     if not 0.10 <= fraction <= 0.20:
@@ -331,8 +334,10 @@ def verify(name: str, store: Store, *, fraction: float = 0.15, seed: int = 0, cp
             dz = abs(again["G"] - original["G"]) / span
             before, after = original["cpu_us_per_call"], again["cpu_us_per_call"]
             allowed = max(cpu_tolerance * before, cpu_floor_us)
-            ok = dz <= z_tolerance and abs(after - before) <= allowed
-            detail = (f"|dz| = {dz:.4f} (allowed {z_tolerance:g}), CPU {after:.1f} against {before:.1f} us/call "
+            skipped = max(again["skipped_fraction"], original["skipped_fraction"])
+            z_allowed = z_tolerance + Z_PER_SKIPPED * skipped
+            ok = dz <= z_allowed and abs(after - before) <= allowed
+            detail = (f"|dz| = {dz:.4f} (allowed {z_allowed:.3g}), CPU {after:.1f} against {before:.1f} us/call "
                       f"(allowed +-{allowed:.1f})")
         outcomes.append((original["run_id"], "match" if ok else "mismatch", detail))
     accepted = all(outcome == "match" for _, outcome, _ in outcomes)
