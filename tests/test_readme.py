@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
+
+import pytest
 
 from ceaseless.leaderboard.harness.protocol import AgentSpec
 from ceaseless.leaderboard.harness.runner import run
@@ -45,3 +48,19 @@ def test_the_example_agent_learns_without_a_fault(tmp_path):
 def test_no_placeholder_is_left_in_the_readme():
     placeholders = re.findall(r"^[A-Z][A-Z_]{5,}$", README, flags=re.M)
     assert not placeholders, f"README.md still holds placeholders: {placeholders}"
+
+
+def _own_loop_example(marker: str) -> str:
+    return next(block for block in code_blocks("python") if "def run(env)" in block and marker in block)
+
+
+@pytest.mark.parametrize("marker, world", [("zlib", "ceaseless/ShiftingMaze-v0"),
+                                           ("stable_baselines3", "ceaseless/CraftingEconomy-v0")])
+def test_the_own_loop_examples_play_a_stream_without_a_fault(tmp_path, marker, world):
+    if marker == "stable_baselines3" and os.environ.get("CEASELESS_REQUIRE_DEEP") != "1":
+        pytest.importorskip("stable_baselines3", reason="the deep extra is not installed")
+    (tmp_path / "agent.py").write_text(_own_loop_example(marker))
+    spec = RunSpec(agent=AgentSpec.parse(str(tmp_path / "agent.py")), world_id=world, seed=0, steps=1500,
+                   budget="unlimited", beta=float("inf"))
+    result = run(spec, tmp_path / "out")
+    assert not result["faults"] and result["steps_skipped"] == 0, result["faults"]
