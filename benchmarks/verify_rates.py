@@ -102,11 +102,9 @@ def measure(name: str, agent: AgentSpec, suite_path: Path, work: Path, attempts:
         for outcome in report["outcomes"]:
             total += 1
             passed += outcome["outcome"] == "match"
-            detail = outcome["detail"]
-            if "|dz|" in detail:
-                worst_dz = max(worst_dz, float(detail.split("|dz| = ")[1].split()[0]))
-                after, before = (float(x) for x in detail.split("CPU ")[1].split(" us/call")[0].split(" against "))
-                worst_cpu = max(worst_cpu, abs(after - before))
+            if "dz" in outcome:  # a run on a budget (an unlimited one compares transcripts)
+                worst_dz = max(worst_dz, outcome["dz"])
+                worst_cpu = max(worst_cpu, abs(outcome["cpu_us_after"] - outcome["cpu_us_before"]))
     detected = {}
     for careful in (False, True):
         rejected, trials = 0, careful_forgeries if careful else forgeries

@@ -22,8 +22,7 @@ from typing import Any
 import numpy as np
 
 from ceaseless.leaderboard.scoring.metrics import bucket_size
-
-UNLIMITED = "unlimited"
+from ceaseless.worlds.suites import UNLIMITED
 
 
 def curve_problem(result: dict[str, Any]) -> str | None:

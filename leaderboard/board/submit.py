@@ -315,7 +315,7 @@ def verify(name: str, store: Store, *, fraction: float = 0.15, seed: int = 0, cp
     if agent.digest() != row["agent_digest"]:
         raise SubmissionError(f"the stored code of {name} no longer matches its digest")
     broken = checks.problems([store.run_result(original) for original in runs])
-    outcomes = [(problem.split(":", 1)[0], "mismatch", problem) for problem in broken]
+    outcomes = [{"run_id": problem.split(":", 1)[0], "outcome": "mismatch", "detail": problem} for problem in broken]
     rng = np.random.default_rng(seed)
     count = max(1, round(fraction * len(runs)))
     chosen = [] if broken else [runs[i] for i in sorted(rng.choice(len(runs), size=count, replace=False))]
@@ -325,6 +325,7 @@ def verify(name: str, store: Store, *, fraction: float = 0.15, seed: int = 0, cp
         result = json.loads(original["result"])
         spec = RunSpec.from_json({**result["spec"], "agent": agent.to_json()})
         again = run(spec, workdir)
+        measured: dict[str, float] = {}
         if spec.unlimited:
             ok = again["transcript_hash"] == original["transcript_hash"]
             detail = "transcript hash matches" if ok else "transcript hash differs"
@@ -339,12 +340,13 @@ def verify(name: str, store: Store, *, fraction: float = 0.15, seed: int = 0, cp
             ok = dz <= z_allowed and abs(after - before) <= allowed
             detail = (f"|dz| = {dz:.4f} (allowed {z_allowed:.3g}), CPU {after:.1f} against {before:.1f} us/call "
                       f"(allowed +-{allowed:.1f})")
-        outcomes.append((original["run_id"], "match" if ok else "mismatch", detail))
-    accepted = all(outcome == "match" for _, outcome, _ in outcomes)
+            measured = {"dz": dz, "cpu_us_before": before, "cpu_us_after": after}
+        outcomes.append({"run_id": original["run_id"], "outcome": "match" if ok else "mismatch", "detail": detail,
+                         **measured})
+    accepted = all(outcome["outcome"] == "match" for outcome in outcomes)
     with store.transaction() as cursor:
-        for run_id, outcome, detail in outcomes:
-            store.add_verification(cursor, row["id"], run_id, outcome, detail)
+        for outcome in outcomes:
+            store.add_verification(cursor, row["id"], outcome["run_id"], outcome["outcome"], outcome["detail"])
         store.set_status(cursor, row["id"], "verified" if accepted else "rejected")
     shutil.rmtree(workdir, ignore_errors=True)
-    return {"name": name, "accepted": accepted, "checked": len(outcomes),
-            "outcomes": [{"run_id": r, "outcome": o, "detail": d} for r, o, d in outcomes]}
+    return {"name": name, "accepted": accepted, "checked": len(outcomes), "outcomes": outcomes}

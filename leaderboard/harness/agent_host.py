@@ -30,7 +30,7 @@ import traceback
 
 HELLO, START, STEP, SAVE, LOAD, STOP = 1, 2, 3, 4, 5, 6
 ACTION, READY, BLOB, DONE, ERROR = 0, 1, 2, 3, 9
-_STEP_HEADER = struct.Struct("<dq")
+STEP_HEADER = struct.Struct("<dq")  # a STEP's reward and elapsed, after its kind byte
 _LENGTH = struct.Struct("<I")
 
 
@@ -43,6 +43,23 @@ def _read_exact(fd: int, n: int) -> bytes:
         chunks.append(chunk)
         remaining -= len(chunk)
     return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+
+
+def _read_message(fd: int, obs_size: int) -> bytes:
+    """The harness's next message, whole (b"" once the harness is gone). A STEP comes in one read,
+    sized to it (not larger: CPython allocates the full size on every read), since the harness
+    writes each message in one write and waits for the answer before it sends the next; a message
+    that arrives in pieces (a large LOAD) is completed here."""
+    step_size = 1 + STEP_HEADER.size + obs_size
+    data = os.read(fd, step_size)
+    if not data or (data[0] == STEP and len(data) == step_size):
+        return data
+    if data[0] == LOAD and len(data) < 1 + _LENGTH.size:
+        data += _read_exact(fd, 1 + _LENGTH.size - len(data))
+    need = {STEP: step_size, START: 1 + obs_size}.get(data[0], 1)
+    if data[0] == LOAD:
+        need = 1 + _LENGTH.size + _LENGTH.unpack_from(data, 1)[0]
+    return data + _read_exact(fd, need - len(data)) if len(data) < need else data
 
 
 def _write_all(fd: int, data: bytes) -> None:
@@ -136,30 +153,23 @@ def serve(in_fd: int, out_fd: int) -> None:
         return
     obs_size = observation_wire.size
     decode, encode = observation_wire.decode, action_wire.encode
-    step_size = 1 + _STEP_HEADER.size + obs_size
-    read, write = os.read, os.write
+    observation_at = slice(1 + STEP_HEADER.size, 1 + STEP_HEADER.size + obs_size)
+    write = os.write
     while True:
-        # One read takes one whole STEP (the harness writes each message in one write and waits for
-        # the answer before it sends the next); any other message is completed below. Reading
-        # exactly a STEP's size, not more, spares a large allocation per call.
         try:
-            data = read(in_fd, step_size)
-        except OSError:
+            data = _read_message(in_fd, obs_size)
+        except (OSError, EOFError):
             return
         if not data:
             return
         kind = data[0]
         try:
             if kind == STEP:
-                if len(data) < step_size:
-                    data += _read_exact(in_fd, step_size - len(data))
-                reward, elapsed = _STEP_HEADER.unpack_from(data, 1)
-                reply = b"\x00" + encode(agent.step(reward, decode(memoryview(data)[17:step_size]), elapsed))
+                reward, elapsed = STEP_HEADER.unpack_from(data, 1)
+                reply = b"\x00" + encode(agent.step(reward, decode(memoryview(data)[observation_at]), elapsed))
                 if write(out_fd, reply) < len(reply):
                     raise OSError("short write of an action")
             elif kind == START:
-                if len(data) < 1 + obs_size:
-                    data += _read_exact(in_fd, 1 + obs_size - len(data))
                 _write_all(out_fd, b"\x00" + encode(agent.start(decode(memoryview(data)[1:1 + obs_size]))))
             elif kind == SAVE:
                 blob = agent.checkpoint()
@@ -167,12 +177,7 @@ def serve(in_fd: int, out_fd: int) -> None:
                     raise TypeError(f"agent.checkpoint() must return bytes, got {type(blob).__name__}")
                 _send_blob(out_fd, BLOB, bytes(blob))
             elif kind == LOAD:
-                if len(data) < 5:
-                    data += _read_exact(in_fd, 5 - len(data))
-                size = 5 + _LENGTH.unpack_from(data, 1)[0]
-                if len(data) < size:
-                    data += _read_exact(in_fd, size - len(data))
-                agent.restore(bytes(data[5:size]))
+                agent.restore(bytes(data[1 + _LENGTH.size:]))
                 _send_blob(out_fd, READY, b"{}")
             elif kind == STOP:
                 return
@@ -195,20 +200,17 @@ class _Channel:
 
     def next_message(self) -> tuple[str, float, int, object]:
         """("start" | "step" | "stop", reward, elapsed, observation) of the harness's next message."""
-        size = 1 + _STEP_HEADER.size + self.obs_size
-        data = os.read(self.in_fd, size)
+        data = _read_message(self.in_fd, self.obs_size)
         if not data or data[0] == STOP:
             return "stop", 0.0, 0, None
         kind = data[0]
         if kind == START:
-            data += _read_exact(self.in_fd, 1 + self.obs_size - len(data)) if len(data) < 1 + self.obs_size else b""
             self.pending = True
             return "start", 0.0, 0, self.decode(memoryview(data)[1:1 + self.obs_size])
         if kind == STEP:
-            data += _read_exact(self.in_fd, size - len(data)) if len(data) < size else b""
-            reward, elapsed = _STEP_HEADER.unpack_from(data, 1)
+            reward, elapsed = STEP_HEADER.unpack_from(data, 1)
             self.pending = True
-            return "step", reward, elapsed, self.decode(memoryview(data)[17:size])
+            return "step", reward, elapsed, self.decode(memoryview(data)[1 + STEP_HEADER.size:])
         raise ValueError(f"message {kind} is not for a run(env) agent (it cannot checkpoint)")
 
     def send_action(self, action) -> None:

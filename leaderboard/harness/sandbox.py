@@ -47,8 +47,8 @@ from ceaseless.leaderboard.harness.meter import (
 )
 from ceaseless.leaderboard.harness.protocol import AgentSpec, WireFormat, describe_space, load_factory
 
-_STEP_HEADER = struct.Struct("<dq")  # reward, elapsed
-_STEP_SCALAR = struct.Struct("<dqq")  # reward, elapsed, and a Discrete observation
+_STEP_HEADER = wire.STEP_HEADER  # reward, elapsed
+_STEP_SCALAR = struct.Struct(_STEP_HEADER.format + "q")  # reward, elapsed, and a Discrete observation
 DEFAULT_MEMORY_LIMIT = 4 << 30
 DEFAULT_CALL_TIMEOUT = 10.0
 STARTUP_TIMEOUT = 120.0
@@ -128,9 +128,10 @@ class SandboxedAgent:
         self._poll = select.poll()
         self._poll.register(self._from_agent, select.POLLIN | select.POLLHUP | select.POLLERR)
         obs_size = self.observation_wire.size
-        self._step_message = bytearray(1 + 16 + obs_size)
+        self._step_message = bytearray(1 + _STEP_HEADER.size + obs_size)
         self._step_message[0] = wire.STEP
-        self._step_obs = np.frombuffer(memoryview(self._step_message)[17:], dtype=self.observation_wire.dtype)
+        self._step_obs = np.frombuffer(memoryview(self._step_message)[1 + _STEP_HEADER.size:],
+                                       dtype=self.observation_wire.dtype)
         self._reply_size = 1 + self.action_wire.size
         self._decode_action = self.action_wire.decode
         self._timeout_ms = self.call_timeout * 1000
