@@ -10,6 +10,8 @@ from pathlib import Path
 
 import numpy as np
 
+from ceaseless.worlds.suites import BUDGET_CHOICES
+
 
 def _describe_space(space) -> str:
     from gymnasium import spaces
@@ -90,12 +92,15 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         out = Path(args.out or f"ceaseless-out/{agent.name}-{suite.name}")
         manifest = evaluate(agent, suite, out, seeds=args.seeds, budget=args.budget, workers=args.workers,
                             backend=args.backend, address=args.address, resume=args.resume,
-                            in_process=args.in_process, worlds_only=args.world, steps=args.steps)
+                            in_process=args.in_process, worlds_only=args.world, steps=args.steps,
+                            reuse_saturated=not args.run_every_rung)
     except (SubmissionError, ValueError, FileExistsError) as error:
         print(f"ceaseless evaluate: {error}", file=sys.stderr)
         return 2
     runs = manifest["runs"]
-    print(f"{len(runs)} runs of {agent.name} on {suite.name} written to {out}/ (manifest.json)")
+    saturated = manifest.get("saturated_runs", 0)
+    print(f"{len(runs)} runs of {agent.name} on {suite.name} written to {out}/ (manifest.json)"
+          + (f"; {saturated} saturated rungs recorded from the unlimited runs" if saturated else ""))
     if not manifest["official"]:
         print("note: --in-process results are for debugging and are marked unofficial")
     for error in manifest["errors"]:
@@ -213,7 +218,7 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("agent", help="a .py file, a directory with agent.py, or an importable module")
     evaluate.add_argument("--suite", default="quick-v1")
     evaluate.add_argument("--seeds", type=int, default=None, help="how many public seeds (default: all)")
-    evaluate.add_argument("--budget", choices=("ladder", "beta0", "unlimited"), default="ladder")
+    evaluate.add_argument("--budget", choices=BUDGET_CHOICES, default="ladder")
     evaluate.add_argument("--workers", type=int, default=None, help="parallel runs (default: CPU count)")
     evaluate.add_argument("--backend", choices=("local", "ray"), default="local")
     evaluate.add_argument("--address", default=None, help="Ray cluster address (default: a local instance)")
@@ -223,6 +228,8 @@ def build_parser() -> argparse.ArgumentParser:
                           help="run the agent inside the harness (debugging only; results are unofficial)")
     evaluate.add_argument("--world", action="append", default=None, help="only this world (repeatable)")
     evaluate.add_argument("--steps", type=int, default=None, help="override the stream length (testing)")
+    evaluate.add_argument("--run-every-rung", action="store_true",
+                          help="run saturated rungs too, instead of recording them from the unlimited run")
     evaluate.set_defaults(func=cmd_evaluate)
 
     suites = sub.add_parser("suites", help="list the suites")

@@ -28,8 +28,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-LADDER = (-3, -2, -1, 0, 1, 2)  # budgets beta0 * 2**k
+LADDER = (-3, -2, -1, 0, 1, 2)  # v1 budgets: beta0 * 2**k
+LADDER_V2 = tuple(range(-3, 8))  # v2: beta0 / 8 .. beta0 * 128, three decades and more
 UNLIMITED = "unlimited"
+BUDGET_CHOICES = ("ladder", "beta0", "unlimited", "beta0+unlimited")
 
 
 @dataclass(frozen=True)
@@ -53,6 +55,26 @@ class SuiteEntry:
 
 
 @dataclass(frozen=True)
+class ProbeSettings:
+    """The world-model probes of a suite's runs: at ``count`` times drawn from the run's seed (never
+    in the first ``skip_fraction`` of the stream) the harness asks the agent what reward it expects
+    from each of ``plans`` action plans of ``horizon`` steps, then plays every plan out on a copy
+    of the world. ``budget`` x plans x horizon x beta is the probe's own CPU budget; the naive
+    predictor is the agent's mean reward over the last ``naive_window`` steps."""
+
+    count: int = 50
+    plans: int = 8
+    horizon: int = 16
+    budget: float = 1.0
+    skip_fraction: float = 0.01
+    naive_window: int = 1000
+
+    def to_json(self) -> dict[str, Any]:
+        return {"count": self.count, "plans": self.plans, "horizon": self.horizon, "budget": self.budget,
+                "skip_fraction": self.skip_fraction, "naive_window": self.naive_window}
+
+
+@dataclass(frozen=True)
 class Suite:
     name: str
     description: str
@@ -66,6 +88,7 @@ class Suite:
     call_timeout: float = 10.0  # seconds for one agent call
     memory_limit: int = 4 << 30  # bytes of address space for the agent process
     ladder: tuple[int, ...] = field(default=LADDER)
+    probes: ProbeSettings | None = None  # world-model probes (v2 suites); None: no probes (v1)
 
     def entry(self, world_id: str) -> SuiteEntry:
         for entry in self.entries:
@@ -76,14 +99,16 @@ class Suite:
 
     def budgets(self, entry: SuiteEntry, which: str = "ladder") -> list[tuple[str, float]]:
         """(label, beta) pairs: ``ladder`` = beta0 * 2**k for k in the ladder plus unlimited;
-        ``beta0`` = just beta0; ``unlimited`` = just the unlimited track."""
+        ``beta0`` = just beta0; ``unlimited`` = just the unlimited track; ``beta0+unlimited``: both."""
         if which == "unlimited":
             return [(UNLIMITED, float("inf"))]
         if which == "beta0":
             return [(budget_label(0), entry.beta0)]
+        if which == "beta0+unlimited":
+            return [(budget_label(0), entry.beta0), (UNLIMITED, float("inf"))]
         if which == "ladder":
             return [(budget_label(k), entry.beta0 * 2.0**k) for k in self.ladder] + [(UNLIMITED, float("inf"))]
-        raise ValueError(f"budget={which!r} is not one of ladder, beta0, unlimited")
+        raise ValueError(f"budget={which!r} is not one of {', '.join(BUDGET_CHOICES)}")
 
     def seeds(self, count: int | None = None, salt: str | None = None, world_id: str = "") -> list[int]:
         """Public seeds, or hidden ones when ``salt`` is given (checked against the stored hash)."""
@@ -113,6 +138,7 @@ class Suite:
             "memory_limit": self.memory_limit, "ladder": list(self.ladder),
             "entries": [{"world_id": e.world_id, "steps": e.steps, "beta0": e.beta0, "fallback": e.fallback,
                          "config": dict(e.config)} for e in self.entries],
+            **({"probes": self.probes.to_json()} if self.probes is not None else {}),  # v1 digests unchanged
         }
 
 
@@ -130,6 +156,7 @@ def suite_from_json(data: dict[str, Any], description: str = "") -> Suite:
         fault_penalty_steps=int(data.get("fault_penalty_steps", 1000)), max_faults=int(data.get("max_faults", 3)),
         call_timeout=float(data.get("call_timeout", 10.0)), memory_limit=int(data.get("memory_limit", 4 << 30)),
         ladder=tuple(data.get("ladder", LADDER)),
+        probes=ProbeSettings(**data["probes"]) if data.get("probes") else None,
     )
 
 
@@ -181,11 +208,55 @@ CORE_V1 = Suite(
 V2_PUBLIC_SEEDS = 11
 V2_HIDDEN_SEEDS = 22
 
+
+def _entries_v2(steps: int) -> tuple[SuiteEntry, ...]:
+    """Every world at its default config, **beta0 = 100 us on every world** (v1 gave the bandit
+    50 us). The v2 ladder is beta0 x 2^k for k = -3..7: 12.5 us to 12.8 ms per step on every world,
+    so that it spans the numpy learners (2-60 us per call, all of which fit at beta0, as in v1)
+    and deep ones (about 1 ms per call for a 2x128 network with one update per step), which first
+    fit near the top. With the bandit at 50 us its top rung would have been 6.4 ms, under the
+    10 ms a deep learner needs to be seen at full speed."""
+    return tuple(SuiteEntry(e.world_id, steps=steps, beta0=100e-6, fallback=e.fallback, config=e.config)
+                 for e in _entries(steps))
+
+
+QUICK_V2 = Suite(
+    name="quick-v2",
+    description="every world, 50,000-step streams, the v2 ladder (12.5 us to 12.8 ms per step), 11 public seeds",
+    entries=_entries_v2(50_000),
+    public_seeds=tuple(range(V2_PUBLIC_SEEDS)),
+    hidden_salt_sha256=_HIDDEN_SALT_SHA256,
+    ladder=LADDER_V2,
+    probes=ProbeSettings(),
+)
+
+CORE_V2 = Suite(
+    name="core-v2",
+    description="the reference suite: every world, 100,000-step streams, the v2 ladder "
+                "(12.5 us to 12.8 ms per step), 11 public seeds",
+    entries=_entries_v2(100_000),
+    public_seeds=tuple(range(V2_PUBLIC_SEEDS)),
+    hidden_salt_sha256=_HIDDEN_SALT_SHA256,
+    ladder=LADDER_V2,
+    probes=ProbeSettings(),
+)
+
+LONG_V1 = Suite(
+    name="long-v1",
+    description="every world at 10^6 steps on core's configs: loss of plasticity shows after 10^6 steps "
+                "(Dohare et al., Nature 2024); for a cluster (--backend ray), resumable (--resume)",
+    entries=_entries_v2(1_000_000),
+    public_seeds=(0, 1, 2),
+    hidden_salt_sha256=_HIDDEN_SALT_SHA256,
+    ladder=LADDER_V2,
+    probes=ProbeSettings(),
+)
+
 #: Seeds for choosing hyper-parameters: never used for evaluation (tune on these, and on the
 #: first 10% of a stream only).
 TUNING_SEEDS = (1000, 1001, 1002)
 
-SUITES: dict[str, Suite] = {suite.name: suite for suite in (QUICK_V1, CORE_V1)}
+SUITES: dict[str, Suite] = {suite.name: suite for suite in (QUICK_V1, CORE_V1, QUICK_V2, CORE_V2, LONG_V1)}
 
 
 def get_suite(name: str) -> Suite:

@@ -5,7 +5,8 @@ A results bundle is a directory::
     manifest.json        what was run (suite + digest, agent + digest, seeds, budgets, versions)
                          and the sha256 of every file below
     references.json      fallback and oracle mean reward per (world, seed), for normalisation
-    runs/<run>.json      one file per (world, seed, budget) run
+    runs/<run>.json      one file per (world, seed, budget) run (a saturated rung's is derived from
+                         the unlimited run: see :mod:`~ceaseless.leaderboard.harness.saturation`)
     logs/, checkpoints/  agent output; checkpoints of unfinished runs (for --resume)
 """
 
@@ -23,7 +24,8 @@ from ceaseless.leaderboard.harness.backends import make_backend
 from ceaseless.leaderboard.harness.protocol import AgentSpec, SubmissionError
 from ceaseless.leaderboard.harness.runspec import RunSpec, versions, write_json
 from ceaseless.leaderboard.harness.sandbox import AgentFault, InProcessAgent, SandboxedAgent
-from ceaseless.worlds.suites import Suite
+from ceaseless.leaderboard.harness.saturation import is_saturated, saturated_result
+from ceaseless.worlds.suites import UNLIMITED, Suite
 
 BUNDLE_FORMAT = "ceaseless-bundle/1"
 
@@ -59,8 +61,9 @@ class Grid:
 
 def plan(agent: AgentSpec, suite: Suite, seeds: int | None = None, budget: str = "ladder",
          salt: str | None = None, in_process: bool = False, worlds_only: list[str] | None = None,
-         steps: int | None = None) -> Grid:
-    """The runs (world x seed x budget) and reference jobs of an evaluation."""
+         steps: int | None = None, reuse_saturated: bool = True) -> Grid:
+    """The runs (world x seed x budget) and reference jobs of an evaluation. With
+    ``reuse_saturated``, a ladder's unlimited runs replay the credit of its other rungs."""
     runs, references, seed_table = [], [], {}
     for entry in suite.entries:
         if worlds_only and entry.world_id not in worlds_only and entry.short_name not in worlds_only:
@@ -70,14 +73,18 @@ def plan(agent: AgentSpec, suite: Suite, seeds: int | None = None, budget: str =
         length = steps or entry.steps
         references.append({"kind": "reference", "world_id": entry.world_id, "config": entry.config_dict,
                            "seeds": world_seeds, "steps": length})
+        budgets = suite.budgets(entry, budget)
+        rungs = tuple((label, beta) for label, beta in budgets if label != UNLIMITED) \
+            if reuse_saturated and len(budgets) > 2 else ()
         for seed in world_seeds:
-            for label, beta in suite.budgets(entry, budget):
+            for label, beta in budgets:
                 runs.append(RunSpec(
                     agent=agent, world_id=entry.world_id, seed=seed, steps=length, budget=label, beta=beta,
                     config=entry.config, suite=suite.name, suite_digest=suite.digest(),
                     start_credit=suite.start_credit, credit_cap_steps=suite.credit_cap_steps,
                     fault_penalty_steps=suite.fault_penalty_steps, max_faults=suite.max_faults,
                     call_timeout=suite.call_timeout, memory_limit=suite.memory_limit, in_process=in_process,
+                    replay=rungs if label == UNLIMITED else (),
                 ))
     if not runs:
         raise ValueError(f"nothing to run: no world of suite {suite.name} matches {worlds_only}")
@@ -124,25 +131,33 @@ def evaluate(agent: AgentSpec, suite: Suite, out: Path | str, *, seeds: int | No
              budget: str = "ladder", workers: int | None = None, backend: str = "local",
              address: str | None = None, resume: bool = False, in_process: bool = False,
              salt: str | None = None, worlds_only: list[str] | None = None, steps: int | None = None,
-             progress: bool | None = None) -> dict[str, Any]:
-    """Evaluate ``agent`` on ``suite`` and write a results bundle to ``out``; returns the manifest."""
+             progress: bool | None = None, reuse_saturated: bool = True) -> dict[str, Any]:
+    """Evaluate ``agent`` on ``suite`` and write a results bundle to ``out``; returns the manifest.
+
+    On the ladder, the unlimited runs go first; a rung they show saturated is recorded from them
+    rather than run (``reuse_saturated=False``: run every rung)."""
     out = Path(out)
     manifest_path = out / "manifest.json"
     if manifest_path.exists() and not resume:
         raise FileExistsError(f"{out} already holds a results bundle; pass --resume to continue it, "
                               "or choose another --out")
-    grid = plan(agent, suite, seeds, budget, salt, in_process, worlds_only, steps)
+    grid = plan(agent, suite, seeds, budget, salt, in_process, worlds_only, steps, reuse_saturated)
     check_submission(agent, suite if worlds_only is None else _subset(suite, grid), in_process)
     out.mkdir(parents=True, exist_ok=True)
     references_path = out / "references.json"
     reference_table: dict[str, Any] = json.loads(references_path.read_text()) if references_path.exists() else {}
+    # With replay, the unlimited runs go first and decide which rungs still need a run of their own.
+    replaying = any(spec.replay for spec in grid.runs)
+    first = [spec for spec in grid.runs if not replaying or spec.budget == UNLIMITED]
+    later = [spec for spec in grid.runs if replaying and spec.budget != UNLIMITED]
+    unlimited_of = {(spec.world_id, spec.seed): spec.run_id for spec in first}
     jobs = [job for job in grid.reference_jobs if _reference_key(job) not in reference_table]
-    jobs += [{"kind": "run", "spec": spec.to_json(), "directory": str(out), "resume": resume} for spec in grid.runs]
     bar = _Progress(len(grid.runs), sum(spec.steps for spec in grid.runs),
                     sys.stderr.isatty() if progress is None else progress)
     errors, results = [], {}
     runner = make_backend(backend, workers, address)
-    try:
+
+    def execute(jobs: list[dict[str, Any]]) -> None:
         for outcome in runner.map(jobs, on_progress=lambda run_id, steps: bar.advance_steps(steps)):
             if "error" in outcome:
                 errors.append({"job": outcome.get("job"), "error": outcome["error"],
@@ -156,6 +171,23 @@ def evaluate(agent: AgentSpec, suite: Suite, out: Path | str, *, seeds: int | No
             else:
                 results[outcome["run_id"]] = outcome["result"]
                 bar.run_done()
+
+    def as_jobs(specs: list[RunSpec]) -> list[dict[str, Any]]:
+        return [{"kind": "run", "spec": spec.to_json(), "directory": str(out), "resume": resume} for spec in specs]
+
+    try:
+        execute(jobs + as_jobs(first))
+        to_run = []
+        for spec in later:
+            unlimited = results.get(unlimited_of.get((spec.world_id, spec.seed), ""))
+            if unlimited is not None and is_saturated(unlimited, spec.budget):
+                results[spec.run_id] = saturated_result(unlimited, spec)
+                write_json(out / "runs" / f"{spec.run_id}.json", results[spec.run_id], compact=True)
+                bar.advance_steps(spec.steps)
+                bar.run_done()
+            else:
+                to_run.append(spec)
+        execute(as_jobs(to_run))
     finally:
         bar.close()
         if hasattr(runner, "shutdown") and backend == "ray" and address is None:
@@ -174,9 +206,11 @@ def evaluate(agent: AgentSpec, suite: Suite, out: Path | str, *, seeds: int | No
         "references": {"file": "references.json", "sha256": sha256_file(references_path)},
         "runs": [
             {"run_id": spec.run_id, "world_id": spec.world_id, "seed": spec.seed, "budget": spec.budget,
-             "file": f"runs/{spec.run_id}.json", "sha256": sha256_file(out / "runs" / f"{spec.run_id}.json")}
+             "file": f"runs/{spec.run_id}.json", "sha256": sha256_file(out / "runs" / f"{spec.run_id}.json"),
+             **({"saturated": True} if "saturated" in results[spec.run_id] else {})}
             for spec in grid.runs if spec.run_id in results
         ],
+        "saturated_runs": sum("saturated" in result for result in results.values()),
         "errors": errors,
     }
     write_json(manifest_path, manifest)

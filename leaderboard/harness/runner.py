@@ -19,7 +19,6 @@ atomically; ``run(..., resume=True)`` continues a killed run from there.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import time
 from collections.abc import Callable
@@ -42,6 +41,7 @@ from ceaseless.leaderboard.harness.runspec import (
     write_json,
 )
 from ceaseless.leaderboard.harness.sandbox import AgentDone, AgentFault, InProcessAgent, SandboxedAgent
+from ceaseless.leaderboard.harness.saturation import RungTracker, chain, transcript_seed
 from ceaseless.leaderboard.scoring import metrics
 
 FLUSH = 4096  # steps per transcript block (checkpoints fall on block boundaries)
@@ -73,8 +73,8 @@ class Run:
         self.change_points: list[dict[str, Any]] = []
         # The transcript's hash chain starts from what the stream is (not from where the agent's
         # files are, nor how it was run), so a re-run elsewhere can be compared exactly.
-        identity = [spec.world_id, dict(spec.config), spec.seed, spec.steps, spec.budget]
-        self.hash = hashlib.blake2b(json.dumps(identity, sort_keys=True).encode(), digest_size=32).hexdigest()
+        self.hash = transcript_seed(spec)
+        self.rungs = RungTracker(spec) if spec.unlimited and spec.replay else None
         self.peak_memory = 0
         self.wall_seconds = 0.0
         self.agent = None
@@ -108,6 +108,7 @@ class Run:
         state = {f"world/{k}": v for k, v in self.world.get_state().items()}
         scalars = {name: getattr(self, name) for name in self._SCALARS}
         scalars["credit"] = None if self.clock.unlimited else self.clock.credit
+        scalars["rungs"] = self.rungs.state() if self.rungs is not None else None
         state["run/scalars"] = np.array(json.dumps(scalars, default=json_default))
         state["run/spec"] = np.array(json.dumps(self.spec.to_json(), sort_keys=True))
         state["run/bucket_sums"] = self.bucket_sums
@@ -133,6 +134,8 @@ class Run:
             setattr(self, name, scalars.get(name, getattr(self, name)))
         if scalars["credit"] is not None:
             self.clock.credit = scalars["credit"]
+        if self.rungs is not None and scalars.get("rungs") is not None:
+            self.rungs.load(scalars["rungs"])
         self.bucket_sums = np.array(state["run/bucket_sums"])
         # ...and those before the checkpoint are already recorded.
         self.world.engine.log = [point for point in self.world.engine.log if point.step >= self.t]
@@ -150,6 +153,8 @@ class Run:
         )
         self.startup_cpu_seconds += self.agent.startup_cpu_seconds
         self.clock.charge(self.agent.startup_cpu_seconds)
+        if self.rungs is not None:
+            self.rungs.replay.charge(self.agent.startup_cpu_seconds)
         if not self.spec.in_process:
             self.unconfined_starts += self.agent.confinement is None
             self.hardened = self.hardened and self.agent.hardened
@@ -158,6 +163,8 @@ class Run:
     def _fault(self, fault: AgentFault) -> None:
         """Record a fault, charge the penalty and restart the agent (or retire it)."""
         self.faults.append({"step": self.t, "kind": fault.kind, "message": fault.message[-4000:]})
+        if self.rungs is not None:
+            self.rungs.valid = False  # the rungs are run: a fault's restart is not replayed
         self._stop_agent()
         self.clock.charge(self.spec.fault_penalty_steps * self.spec.beta if not self.spec.unlimited else 0.0)
         if len(self.faults) >= self.spec.max_faults:
@@ -237,6 +244,7 @@ class Run:
         rewards = np.empty(n)
         elapsed_log = np.zeros(n, dtype=np.int64)
         skipped_log = np.zeros(n, dtype=bool)
+        costs = np.zeros(n)
         check = self._action_checker()
         step_world = world.step_one
         observation = self.observation
@@ -255,6 +263,7 @@ class Run:
                         action, cpu = agent.step(pending, observation, elapsed)
                     if not unlimited:
                         clock.credit -= cpu
+                    costs[i] = cpu
                     self.cpu_seconds += cpu
                     check(action)
                     elapsed_log[i] = elapsed
@@ -267,6 +276,8 @@ class Run:
                     skipped_log[i] = True
                 except AgentDone:  # a run(env) loop returned: the rest of the stream is the fallback's
                     self.loop_returned_at = start + i
+                    if self.rungs is not None:
+                        self.rungs.valid = False
                     self._stop_agent()
                     action = fallback
                     skipped_log[i] = True
@@ -285,10 +296,11 @@ class Run:
         self.skipped += int(skipped_log.sum())
         self.total_reward += float(rewards.sum())
         np.add.at(self.bucket_sums, np.arange(start, end) // self.bucket, rewards)
-        digest = hashlib.blake2b(bytes.fromhex(self.hash), digest_size=32)
-        for array in (observations, actions, rewards, elapsed_log, skipped_log):
-            digest.update(np.ascontiguousarray(array).tobytes())
-        self.hash = digest.hexdigest()
+        blocks = [np.ascontiguousarray(array).tobytes()
+                  for array in (observations, actions, rewards, elapsed_log, skipped_log)]
+        self.hash = chain(self.hash, blocks)
+        if self.rungs is not None:
+            self.rungs.block(costs[~skipped_log], blocks)
         self._collect_change_points(end)
 
     def _action_checker(self) -> Callable[[Any], None]:
@@ -369,6 +381,7 @@ class Run:
                       "exact": True},
             "diagnostics": metrics.summarise(fine, self.bucket, spec.steps, self.change_points),
             "transcript_hash": self.hash,
+            **({"replay": self.rungs.evidence()} if self.rungs is not None else {}),
             "versions": versions(),
             "wall_seconds": self.wall_seconds,
         }

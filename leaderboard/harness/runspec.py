@@ -40,6 +40,9 @@ class RunSpec:
     memory_limit: int = 4 << 30
     checkpoint_every: int = 0  # 0: about 20 checkpoints per run
     in_process: bool = False
+    #: On the unlimited track: the ladder's (label, beta) rungs whose credit the run replays from its
+    #: own costs, so that a rung on which the agent is never short of credit need not be re-run.
+    replay: tuple[tuple[str, float], ...] = ()
 
     @property
     def run_id(self) -> str:
@@ -55,6 +58,10 @@ class RunSpec:
         data["agent"] = self.agent.to_json()
         data["config"] = dict(self.config)
         data["beta"] = None if self.unlimited else self.beta
+        if not self.replay:
+            del data["replay"]  # runs without replay keep the spec they always had
+        else:
+            data["replay"] = [[label, beta] for label, beta in self.replay]
         return data
 
     @classmethod
@@ -63,6 +70,7 @@ class RunSpec:
         data["agent"] = AgentSpec.from_json(data["agent"])
         data["config"] = tuple(sorted(data.get("config", {}).items()))
         data["beta"] = float("inf") if data["beta"] is None else float(data["beta"])
+        data["replay"] = tuple((str(label), float(beta)) for label, beta in data.get("replay", ()))
         return cls(**data)
 
 

@@ -9,7 +9,17 @@ import numpy as np
 import pytest
 
 from ceaseless import worlds
-from ceaseless.worlds.suites import CORE_V1, LADDER, QUICK_V1, SUITES, TUNING_SEEDS, UNLIMITED, get_suite
+from ceaseless.worlds.suites import (
+    CORE_V1,
+    CORE_V2,
+    LADDER,
+    QUICK_V1,
+    SUITES,
+    TUNING_SEEDS,
+    UNLIMITED,
+    V2_PUBLIC_SEEDS,
+    get_suite,
+)
 
 
 @pytest.mark.parametrize("suite", list(SUITES.values()), ids=list(SUITES))
@@ -51,3 +61,29 @@ def test_a_suite_digest_changes_with_its_content():
     assert changed.digest() != QUICK_V1.digest()
     with pytest.raises(ValueError, match="unknown suite"):
         get_suite("quick-v0")
+
+
+def test_the_v1_suites_are_frozen():
+    """Committed v1 results carry these digests: v1 must never change."""
+    assert QUICK_V1.digest() == "f738f4ea0578d50cca09cce396853eb35db28532fa15baf8a518f47417e23d64"
+    assert CORE_V1.digest() == "25fdccc4c5d349ac08a08bf34b8320e4518281bac6c9140641f24c5bc7c7984e"
+
+
+@pytest.mark.parametrize("name", ["quick-v2", "core-v2", "long-v1"])
+def test_the_v2_ladder_spans_three_decades_on_every_world(name):
+    suite = get_suite(name)
+    for entry in suite.entries:
+        betas = [beta for label, beta in suite.budgets(entry) if label != UNLIMITED]
+        assert min(betas) <= 12.5e-6 and max(betas) >= 10e-3
+        assert max(betas) / min(betas) >= 1000
+        assert dict(suite.budgets(entry))["x1"] == entry.beta0
+    assert len(suite.public_seeds) == (V2_PUBLIC_SEEDS if name != "long-v1" else 3)
+    assert [e.steps for e in suite.entries] == [{"quick-v2": 50_000, "core-v2": 100_000,
+                                                 "long-v1": 1_000_000}[name]] * len(suite.entries)
+
+
+def test_beta0_and_unlimited_together():
+    entry = CORE_V2.entries[0]
+    assert [label for label, _ in CORE_V2.budgets(entry, "beta0+unlimited")] == ["x1", UNLIMITED]
+    with pytest.raises(ValueError, match="beta0\\+unlimited"):
+        CORE_V2.budgets(entry, "everything")
