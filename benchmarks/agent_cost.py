@@ -1,6 +1,6 @@
 """Each baseline's own CPU per step, in-process: the algorithm's cost without the sandbox.
 
-    python benchmarks/agent_cost.py [--steps 20000] [--repeats 2] [--only NAME ...] [--world ID ...]
+    python benchmarks/agent_cost.py [--steps 20000] [--repeats 2] [--only NAME ...] [--world ID ...] [--deep]
 
 The harness charges an agent the CPU its process spends per call, protocol overhead subtracted
 (``scripts/baseline_tables.py`` prints those figures from the committed results). That figure also
@@ -12,7 +12,8 @@ process CPU clock, less the clock's own cost. Each agent learns as it does on th
 unlimited track's code path), on seed 0 of the suite's configuration. Pinned to one CPU. A cell
 is the median over blocks of 500 steps of the CPU per step, the lowest over ``--repeats`` runs: on
 a shared machine, noise from other tenants only ever adds time, and a burst then moves the figure
-only if it lasts more than half of every run.
+only if it lasts more than half of every run. ``--deep`` adds the streaming deep learners of
+``ceaseless.baselines.deep.BOARD`` (the ``deep`` extra: PyTorch).
 """
 
 from __future__ import annotations
@@ -68,7 +69,13 @@ def main() -> None:
     parser.add_argument("--suite", default="core-v1", help="whose world configurations to use")
     parser.add_argument("--only", nargs="*", default=None, help="only these baselines")
     parser.add_argument("--world", nargs="*", default=None, help="only these worlds (e.g. Forager-v0)")
+    parser.add_argument("--deep", action="store_true", help="also the deep entries (ceaseless.baselines.deep.BOARD)")
     args = parser.parse_args()
+    board = BOARD
+    if args.deep:
+        from ceaseless.baselines.deep import BOARD as DEEP_BOARD
+
+        board = BOARD + DEEP_BOARD
     if hasattr(os, "sched_setaffinity"):
         os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})
     suite = get_suite(args.suite)
@@ -79,7 +86,7 @@ def main() -> None:
           f"lowest of {args.repeats} runs)\n")
     print("| agent | " + " | ".join(short) + " |")
     print("|---|" + "---|" * len(short))
-    for name, module, options in BOARD:
+    for name, module, options in board:
         if args.only and name not in args.only:
             continue
         make_agent = load_factory(AgentSpec.parse(module, **options))

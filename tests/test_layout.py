@@ -189,8 +189,10 @@ def test_the_wheel_holds_one_top_level_package(tmp_path):
     tops = {name.split("/")[0] for name in names}
     assert tops == {"ceaseless", f"{wheel.name.split('-')[0]}-{wheel.name.split('-')[1]}.dist-info"}, tops
     for module in ("ceaseless/__init__.py", "ceaseless/worlds/forager.py", "ceaseless/baselines/sarsa_lambda.py",
+                   "ceaseless/baselines/deep/stream_q.py", "ceaseless/baselines/deep/sb3.py",
                    "ceaseless/leaderboard/harness/runner.py", "ceaseless/leaderboard/board/shipped.py",
-                   "ceaseless/leaderboard/results/baselines/quick-v1/sarsa-lambda.tar.gz"):
+                   "ceaseless/leaderboard/results/baselines/quick-v1/sarsa-lambda.tar.gz",
+                   "ceaseless/leaderboard/results/baselines/quick-v2/random.tar.gz"):
         assert module in names, module
     assert not any(name.startswith(("ceaseless/tests", "tests/")) for name in names)
     entry_points = zipfile.ZipFile(wheel).read(f"{wheel.name.split('-')[0]}-{wheel.name.split('-')[1]}"

@@ -50,8 +50,9 @@ def draw(board: Board, out: Path, *, top: int) -> list[tuple[str, str, str, str]
     if drawn:
         figures.append(("score-vs-budget", "score_vs_budget.png", "Score versus compute budget",
                         f"<b>Score vs compute budget</b> (top {len(best)}): IQM of z at each budget of the ladder "
-                        "(log<sub>2</sub> axis; “∞”: the unlimited track), with the 95% interval at β0. The area "
-                        "under each line, over the ladder, is the entry's compute-AUC."
+                        "in agent CPU µs per world step (log axis; dashed line: β0; “∞”: the unlimited track), "
+                        "with the 95% interval at β0. The area under each line, over the ladder, is the entry's "
+                        "compute-AUC."
                         + (f" Dashed black: the reference entry {_html.escape(board.reference)}."
                            if board.reference in set(ranked["entry"]) else "")))
     if _plot_pareto(ranked, out / "pareto.png"):
@@ -99,8 +100,9 @@ def _plot_budgets(board: Board, best: pd.DataFrame, colours: dict[str, Any], pat
               sorted({c[4:] for c in board.frame.columns if c.startswith("iqm@x")}, key=lambda v: float(v[1:]))]
     if not ladder:
         return False
-    xs = np.array([k for _, k in ladder])
-    unlimited_x = xs.max() + 1.5
+    beta0_us, uniform = _beta0_us(board.suite)
+    xs = beta0_us * 2.0 ** np.array([k for _, k in ladder])  # CPU microseconds per step: the user's unit
+    unlimited_x = xs.max() * 2.0**1.5
     has_unlimited = f"iqm@{UNLIMITED}" in board.frame
     figure = _new_figure(9.0, 4.8, right=2.2)
     ax = figure.add_subplot()
@@ -118,17 +120,23 @@ def _plot_budgets(board: Board, best: pd.DataFrame, colours: dict[str, Any], pat
         if unlimited is not None:
             ax.plot([xs.max(), unlimited_x], [curve[i, -1], unlimited[i]], ":", color=colour, linewidth=1.0)
             ax.plot([unlimited_x], [unlimited[i]], marker="D", markersize=4, color=colour)
-        ax.errorbar([0.0], [row.score], yerr=[[row.score - row.ci_low], [row.ci_high - row.score]], color=colour,
-                    capsize=3, linewidth=1.0)
+        ax.errorbar([beta0_us], [row.score], yerr=[[row.score - row.ci_low], [row.ci_high - row.score]],
+                    color=colour, capsize=3, linewidth=1.0)
+    ax.set_xscale("log")
     ticks = list(xs) + ([unlimited_x] if has_unlimited else [])
-    ax.set_xticks(ticks, [f"{2.0 ** k:g}" for k in xs] + (["∞"] if has_unlimited else []))
+    ax.set_xticks(ticks, [_microseconds(x) for x in xs] + (["∞"] if has_unlimited else []), fontsize=7)
+    ax.minorticks_off()
+    ax.axvline(beta0_us, color="#777", linewidth=0.8, linestyle="--")
+    ax.annotate("β0", (beta0_us, 1.0), xycoords=("data", "axes fraction"), xytext=(3, -10),
+                textcoords="offset points", fontsize=8, color="#555")
     # Scale to the curves (an outlying interval, e.g. a random agent's, would flatten them all).
     values = np.concatenate([curve.ravel(), unlimited.ravel() if unlimited is not None else [], [0.0, 1.0]])
     values = values[np.isfinite(values)]
     low, high = float(values.min()), float(values.max())
     margin = 0.08 * (high - low or 1.0)
     ax.set_ylim(low - margin, high + margin)
-    ax.set_xlabel("compute budget (multiple of β0, log₂ axis)")
+    ax.set_xlabel("compute budget: agent CPU µs per world step (log axis)"
+                  + ("" if uniform else "; β0 differs by world: the median β0 x 2^k"))
     ax.set_ylabel("IQM of z")
     ax.axhline(0.0, color="#999", linewidth=0.6)
     ax.axhline(1.0, color="#999", linewidth=0.6, linestyle=":")
@@ -137,6 +145,23 @@ def _plot_budgets(board: Board, best: pd.DataFrame, colours: dict[str, Any], pat
     ax.set_title("Score vs compute budget")
     _save(figure, path)
     return True
+
+
+def _beta0_us(suite_name: str | None) -> tuple[float, bool]:
+    """The suite's beta0 in microseconds (the median over worlds) and whether every world has it."""
+    from ceaseless.worlds.suites import get_suite
+
+    try:
+        betas = [1e6 * entry.beta0 for entry in get_suite(suite_name).entries] if suite_name else []
+    except ValueError:
+        betas = []
+    if not betas:
+        return 100.0, False
+    return float(np.median(betas)), len(set(betas)) == 1
+
+
+def _microseconds(value: float) -> str:
+    return f"{value / 1000:g} ms" if value >= 1000 else f"{value:g}"
 
 
 def _pareto_front(cost: np.ndarray, score: np.ndarray) -> np.ndarray:
