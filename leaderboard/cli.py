@@ -191,7 +191,7 @@ def cmd_board(args: argparse.Namespace) -> int:
 
 
 def cmd_quickstart(args: argparse.Namespace) -> int:
-    """The main job: the shipped baselines on quick-v1, scored and published."""
+    """The main job: the shipped baselines on quick-v2, scored and published."""
     from ceaseless.leaderboard.quickstart import quickstart
 
     return quickstart(out=Path(args.out), evaluate=args.evaluate, workers=args.workers)
@@ -216,7 +216,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     evaluate = sub.add_parser("evaluate", help="run an agent on a suite under the compute clock")
     evaluate.add_argument("agent", help="a .py file, a directory with agent.py, or an importable module")
-    evaluate.add_argument("--suite", default="quick-v1")
+    evaluate.add_argument("--suite", default="quick-v2")
     evaluate.add_argument("--seeds", type=int, default=None, help="how many public seeds (default: all)")
     evaluate.add_argument("--budget", choices=BUDGET_CHOICES, default="ladder")
     evaluate.add_argument("--workers", type=int, default=None, help="parallel runs (default: CPU count)")
@@ -258,14 +258,14 @@ def build_parser() -> argparse.ArgumentParser:
                        help="repeatable (default: table)")
     board.add_argument("--out", default=None,
                        help="write the formats as files here (default: print them; html goes to ceaseless-out/board)")
-    board.add_argument("--suite", default=None, help="only this suite (default: the store's, or quick-v1)")
+    board.add_argument("--suite", default=None, help="only this suite (default: the store's, or quick-v2)")
     board.add_argument("--no-baselines", action="store_true",
                        help="hide the shipped baselines' committed results (shown beside the store's entries)")
     board.add_argument("--reference", default="sarsa-lambda", help="the entry that defines the compute multiplier")
     board.add_argument("--db", default=None, help=db_help)
     board.set_defaults(func=cmd_board)
 
-    quick = sub.add_parser("quickstart", help="the main job: the shipped baselines on quick-v1, and the board")
+    quick = sub.add_parser("quickstart", help="the main job: the shipped baselines on quick-v2, and the board")
     quick.add_argument("--out", default="ceaseless-out", help="store, board and bundles go here")
     quick.add_argument("--evaluate", action="store_true",
                        help="evaluate the baselines now instead of loading their committed results")

@@ -10,13 +10,14 @@ import tarfile
 import pytest
 
 from ceaseless.baselines import BOARD
+from ceaseless.baselines.deep import BOARD as DEEP_BOARD
 from ceaseless.leaderboard import cli
 from ceaseless.leaderboard.board import shipped
 from ceaseless.leaderboard.board.store import Store, load
 from ceaseless.leaderboard.board.submit import check_bundle, record
 from ceaseless.worlds.suites import get_suite
 
-SUITE = get_suite("quick-v1")
+SUITE = get_suite(shipped.BOARD_SUITE)
 SEEDS = {entry.world_id: SUITE.seeds(world_id=entry.world_id) for entry in SUITE.entries}
 
 
@@ -55,8 +56,12 @@ def _user_entry(store_path, name: str, archive_name: str = "random", tmp_path=No
 
 def test_a_fresh_install_lists_every_baseline(fresh, capsys):
     rows = _csv(capsys)
-    assert sorted(row["entry"] for row in rows) == sorted(name for name, _, _ in BOARD)
-    assert {row["kind"] for row in rows} == {"baseline"} and all(row["rank"] for row in rows)
+    deep = {name for name, _, _ in DEEP_BOARD if name in shipped.committed_bundles(SUITE.name)}
+    assert sorted(row["entry"] for row in rows) == sorted([name for name, _, _ in BOARD] + list(deep))
+    assert {row["kind"] for row in rows} == {"baseline"}
+    assert all(row["rank"] for row in rows if row["entry"] not in deep)  # the numpy baselines are all ranked
+    assert all(not row["rank"] for row in rows if row["entry"] in deep)  # on fewer seeds: shown, not ranked
+    assert all(f"baseline {name} has committed results on" in _csv.notes for name in deep)
     assert "showing the shipped baselines" in _csv.notes and "ceaseless submit" in _csv.notes
     assert not fresh.exists(), "showing the board must not create the user's store"
 
