@@ -20,6 +20,11 @@ narrowly, or which fell behind even once (a burst that outran the credit cap), h
 The transcript hash of a saturated rung is computed during the unlimited run, over the same
 blocks with the rung's identity, so a re-run of the rung (``ceaseless verify``) can match it
 exactly.
+
+World-model probes do not touch the stream, so they do not bear on saturation; but a probe's
+budget scales with the rung's beta, so a saturated rung's ``world_model`` is recomputed from the
+unlimited run's per-probe records under the rung's own probe budget: a probe whose ``predict``
+used more CPU than ``budget * K * H * beta_rung`` counts as the naive prediction (``late``).
 """
 
 from __future__ import annotations
@@ -108,4 +113,8 @@ def saturated_result(unlimited: dict[str, Any], spec: RunSpec) -> dict[str, Any]
                       "lowest_credit_steps": rung["lowest_credit_steps"]},
         "wall_seconds": 0.0,
     })
+    if "world_model" in unlimited and spec.probes is not None:
+        from ceaseless.leaderboard.harness.probes import record
+
+        result["world_model"] = record(unlimited["world_model"]["per_probe"], spec.probes, spec.beta)
     return result
