@@ -3,6 +3,7 @@ predictor: ``oracle`` (the true future, through the in-process test hook only), 
 mean reward for every plan: ignores the actions), ``constant``, ``nan``, ``shape``, ``slow``
 (burns ``cpu`` seconds), ``raise``, ``crash`` (the process exits inside predict), ``none`` (no predict)."""
 
+import json
 import os
 import time
 import zlib
@@ -37,6 +38,16 @@ class Learner:
         self.state = following
         self.action = int(self.rng.integers(self.n)) if self.rng.random() < 0.1 else int(self.q[following].argmax())
         return self.action
+
+    def checkpoint(self):
+        return json.dumps({"q": self.q.tolist(), "rng": self.rng.bit_generator.state, "mean": self.mean,
+                           "state": self.state, "action": self.action}).encode()
+
+    def restore(self, data):
+        saved = json.loads(data)
+        self.q, self.mean = np.array(saved["q"]), saved["mean"]
+        self.state, self.action = saved["state"], saved["action"]
+        self.rng.bit_generator.state = saved["rng"]
 
     def predict(self, plans):
         k, h = plans.shape[:2]
