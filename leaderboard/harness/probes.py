@@ -96,7 +96,8 @@ class Probes:
         self.log: list[dict[str, Any]] = []  # per-probe summaries (checkpointed)
         self.recent = np.zeros(0)  # the stream's last naive_window rewards before the current block
         self.asked = False  # whether an agent of this run was ever able to answer
-        self._copy = None  # the world on which plans are played out (made at the first probe)
+        self._copy = None  # one world on which plans are played out one by one...
+        self._batch = None  # ...or K at once (None: not yet tried; False: not exact for this world)
 
     def next_time(self, t: int) -> int:
         """The first probe step >= t, or -1."""
@@ -113,10 +114,23 @@ class Probes:
         self.log, self.asked, self.recent = list(state["log"]), bool(state["asked"]), np.array(recent, float)
 
     def play(self, snapshot: dict[str, np.ndarray], plans: np.ndarray) -> np.ndarray:
-        """The true ``(K, H)`` rewards of ``plans`` from ``snapshot``, each on the restored copy."""
+        """The true ``(K, H)`` rewards of ``plans`` from ``snapshot``: on a batch of K copies of the
+        snapshot (one ``set_state``, H batched steps) when the first probe showed that batch to give
+        exactly what K restores of one copy give; otherwise plan by plan on one restored copy."""
+        if self._batch is None:
+            self._batch = self._verified_batch(snapshot, plans)
+        if self._batch is not False:
+            return self._play_batch(self._batch, snapshot, plans)
+        return self._play_each(snapshot, plans)
+
+    def _world(self, instances: int):
+        world = worlds.WORLDS[self.spec.world_id](num_envs=instances, **dict(self.spec.config))
+        world.reset([self.spec.seed] * instances)
+        return world
+
+    def _play_each(self, snapshot: dict[str, np.ndarray], plans: np.ndarray) -> np.ndarray:
         if self._copy is None:
-            self._copy = worlds.WORLDS[self.spec.world_id](num_envs=1, **dict(self.spec.config))
-            self._copy.reset([self.spec.seed])
+            self._copy = self._world(1)
         world, rewards = self._copy, np.empty(plans.shape[:2])
         rows = plans.tolist() if plans.ndim == 2 else list(plans)
         for k, plan in enumerate(rows):
@@ -125,6 +139,35 @@ class Probes:
             for h, action in enumerate(plan):
                 rewards[k, h] = step(action)[1]
         return rewards
+
+    @staticmethod
+    def _play_batch(world, snapshot: dict[str, np.ndarray], plans: np.ndarray) -> np.ndarray:
+        """K instances, each loaded with the one-instance snapshot (batched arrays repeated)."""
+        template, k = world.get_state(), world.num_envs
+        state = {}
+        for key, value in snapshot.items():
+            value = np.asarray(value)
+            shape = template[key].shape
+            if key == "meta.num_envs":
+                state[key] = np.array(k)
+            elif shape == value.shape:
+                state[key] = value
+            elif value.shape[:1] == (1,) and shape == (k, *value.shape[1:]):
+                state[key] = np.repeat(value, k, axis=0)
+            else:
+                raise ValueError(f"cannot broadcast {key} {value.shape} to {shape}")
+        world.set_state(state)
+        return np.stack([world.step(plans[:, h])[1] for h in range(plans.shape[1])], axis=1)
+
+    def _verified_batch(self, snapshot: dict[str, np.ndarray], plans: np.ndarray):
+        try:
+            world = self._world(plans.shape[0])
+            if set(world.get_state()) != set(snapshot):
+                return False
+            same = np.array_equal(self._play_batch(world, snapshot, plans), self._play_each(snapshot, plans))
+        except ValueError:
+            return False
+        return world if same else False
 
     def probe(self, run: Any, t: int, block_rewards: np.ndarray) -> None:
         """Probe ``run`` (a :class:`~ceaseless.leaderboard.harness.runner.Run`) at step ``t``."""

@@ -161,3 +161,23 @@ def test_a_saturated_rung_is_rescored_under_its_own_probe_budget(tmp_path):
         model = saturated_result(unlimited, rung)["world_model"]
         assert model["invalid"] == ({"late": 6} if label == "x8" else {}), label
         assert model["budget_seconds_per_probe"] == pytest.approx(128 * beta)
+
+
+@pytest.mark.parametrize("entry", QUICK_V2.entries, ids=lambda e: e.short_name)
+def test_plans_played_as_a_batch_equal_plans_played_one_by_one(entry):
+    from ceaseless import worlds
+    from ceaseless.leaderboard.harness.probes import Probes
+
+    probes = Probes(RunSpec(agent=AgentSpec(module="unused"), world_id=entry.world_id, seed=3, steps=5000,
+                            budget="unlimited", beta=float("inf"), config=entry.config, probes=PROBES))
+    world = worlds.WORLDS[entry.world_id](num_envs=1, **entry.config_dict)
+    world.reset([3])
+    rng = np.random.default_rng(0)
+    for t in range(1200):
+        if t in (0, 255, 256, 700, 1199):  # block boundaries included
+            snapshot = world.get_state()
+            plans = draw_plans(world.action_space, 8, 16, t)
+            assert np.array_equal(probes.play(snapshot, plans), probes._play_each(snapshot, plans)), t
+            assert probes._batch is not False, "every world of the suites plays its probes as a batch"
+            assert all(np.array_equal(v, world.get_state()[k]) for k, v in snapshot.items()), "main world untouched"
+        world.step_one(draw_plans(world.action_space, 1, 1, int(rng.integers(1 << 30)))[0, 0])
