@@ -181,3 +181,15 @@ def test_plans_played_as_a_batch_equal_plans_played_one_by_one(entry):
             assert probes._batch is not False, "every world of the suites plays its probes as a batch"
             assert all(np.array_equal(v, world.get_state()[k]) for k, v in snapshot.items()), "main world untouched"
         world.step_one(draw_plans(world.action_space, 1, 1, int(rng.integers(1 << 30)))[0, 0])
+
+
+def test_the_readme_predictor_ranks_the_plans_of_a_bandit(tmp_path):
+    import re
+
+    readme = (Path(__file__).parents[3] / "README.md").read_text()
+    example = next(b for b in re.findall(r"```python\n(.*?)```", readme, flags=re.S) if "def predict" in b)
+    (tmp_path / "agent.py").write_text(example)
+    result = run(RunSpec(agent=AgentSpec.parse(str(tmp_path / "agent.py")), world_id=BANDIT, seed=1, steps=3000,
+                         budget="unlimited", beta=float("inf"), probes=PROBES, in_process=True), tmp_path / "out")
+    model = result["world_model"]
+    assert not result["faults"] and not model["invalid"] and model["ranking"] > 0.6
