@@ -28,7 +28,13 @@ Invalid answers count as the naive prediction (the mean reward per step of the s
 ``run(env)`` loop without ``predict_fn``). An agent that never answers -- no ``predict``, or a loop
 that never set ``predict_fn`` -- has no ``world_model`` entry at all. Per probe the record keeps
 sufficient statistics (:func:`~ceaseless.leaderboard.scoring.world_model.probe_summary`), not the
-K x H arrays, so a saturated rung can be rescored under its own probe budget (:func:`record`).
+K x H arrays, so a saturated rung can be rescored under its own probe budget (:func:`record`);
+unlimited runs keep them in their record.
+
+Not charged to the control clock, a probe's CPU is free for the agent's control as well: at most
+``count`` x the probe budget per run (beyond it the answer is naive, but the computation happened),
+bounded by the per-call timeout. On the v2 suites that is 50 x 128 = 6,400 steps of budget over a
+50,000-step stream within the budget; an answer that is late still had its CPU.
 """
 
 from __future__ import annotations
@@ -213,9 +219,11 @@ def _invalid(answer: np.ndarray | None, cpu: float, shape: tuple[int, int], budg
     return "late" if cpu > budget else None
 
 
-def record(log: list[dict[str, Any]], settings: ProbeSettings, beta: float) -> dict[str, Any] | None:
+def record(log: list[dict[str, Any]], settings: ProbeSettings, beta: float, per_probe: bool) -> dict[str, Any] | None:
     """The run record's ``world_model`` entry from the per-probe log, on a rung of ``beta`` (a
-    saturated rung passes its own: probes over its budget become naive); None if never answered."""
+    saturated rung passes its own: probes over its budget become naive); None if never answered.
+    ``per_probe`` keeps the log in the entry (about 1 kB a probe): the unlimited track does, since
+    the saturated rungs are rescored from it."""
     if not log or all(p["invalid"] in ("unsupported", "absent") for p in log):
         return None
     budget = budget_seconds(settings, beta)
@@ -226,6 +234,6 @@ def record(log: list[dict[str, Any]], settings: ProbeSettings, beta: float) -> d
         "budget_seconds_per_probe": budget if np.isfinite(budget) else None,
         "plans": settings.plans, "horizon": settings.horizon,
         "invalid": dict(Counter(p["invalid"] for p in probes if p["invalid"] is not None)),
-        "per_probe": probes,
+        **({"per_probe": probes} if per_probe else {}),
     })
     return result

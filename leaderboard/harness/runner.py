@@ -405,7 +405,8 @@ class Run:
         return result
 
     def _world_model(self) -> dict[str, Any] | None:
-        return record(self.probes.log, self.spec.probes, self.spec.beta) if self.probes is not None else None
+        spec = self.spec
+        return record(self.probes.log, spec.probes, spec.beta, spec.unlimited) if self.probes is not None else None
 
 
 def run(spec: RunSpec, directory: Path | str, resume: bool = False,

@@ -116,5 +116,5 @@ def saturated_result(unlimited: dict[str, Any], spec: RunSpec) -> dict[str, Any]
     if "world_model" in unlimited and spec.probes is not None:
         from ceaseless.leaderboard.harness.probes import record
 
-        result["world_model"] = record(unlimited["world_model"]["per_probe"], spec.probes, spec.beta)
+        result["world_model"] = record(unlimited["world_model"]["per_probe"], spec.probes, spec.beta, per_probe=False)
     return result

@@ -96,6 +96,7 @@ def test_a_late_answer_is_naive_on_a_finite_budget(tmp_path):
     assert model["invalid"] == {"late": 12} and model["score"] == 0.0
     assert model["cpu_seconds"] >= 12 * 0.025 and model["budget_seconds_per_probe"] == pytest.approx(12.8e-3)
     assert result["steps_skipped"] < 100, "the probes' CPU is not charged to the control clock"
+    assert "per_probe" not in model, "only the unlimited track keeps the per-probe records"
 
 
 def test_a_crash_in_predict_is_an_ordinary_fault(tmp_path):
@@ -160,7 +161,9 @@ def test_a_saturated_rung_is_rescored_under_its_own_probe_budget(tmp_path):
         assert is_saturated(unlimited, label)
         model = saturated_result(unlimited, rung)["world_model"]
         assert model["invalid"] == ({"late": 6} if label == "x8" else {}), label
-        assert model["budget_seconds_per_probe"] == pytest.approx(128 * beta)
+        assert model["budget_seconds_per_probe"] == pytest.approx(128 * beta) and "per_probe" not in model
+        if label == "x64":
+            assert model["score"] == unlimited["world_model"]["score"]
 
 
 @pytest.mark.parametrize("entry", QUICK_V2.entries, ids=lambda e: e.short_name)
