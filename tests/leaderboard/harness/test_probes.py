@@ -127,6 +127,16 @@ def test_a_run_env_loop_answers_with_its_predict_fn(tmp_path):
     assert loop["transcript_hash"] == plain["transcript_hash"]
 
 
+def test_a_run_env_predictor_that_raises_is_recorded_and_the_loop_goes_on(tmp_path):
+    result = run(spec(world=BANDIT, agent="own_loop.py", options={"predict": "raise"}), tmp_path)
+    assert result["world_model"]["invalid"] == {"raised": 12} and not result["faults"]
+
+
+def test_the_true_future_never_reaches_a_sandboxed_agent(tmp_path):
+    result = run(spec("oracle"), tmp_path)  # no hook across the wire: its predict has nothing to call
+    assert result["world_model"]["invalid"] == {"raised": 12} and result["world_model"]["score"] == 0.0
+
+
 def test_v1_suites_never_probe_and_v2_suites_do():
     agent = AgentSpec.parse(str(AGENTS / "predictor.py"))
     v1 = plan(agent, QUICK_V1, seeds=1, budget="beta0", steps=1000).runs
