@@ -40,6 +40,7 @@ bounded by the per-call timeout. On the v2 suites that is 50 x 128 = 6,400 steps
 from __future__ import annotations
 
 import hashlib
+import json
 from collections import Counter
 from typing import Any
 
@@ -48,12 +49,24 @@ from gymnasium import spaces
 
 from ceaseless import worlds
 from ceaseless.leaderboard.harness.runspec import RunSpec
-from ceaseless.leaderboard.harness.sandbox import AgentFault, InProcessAgent
+from ceaseless.leaderboard.harness.sandbox import AgentFault, InProcessAgent, measure_predict_overhead
 from ceaseless.leaderboard.scoring.world_model import as_naive, probe_summary, scores_from_summaries
 from ceaseless.worlds.suites import ProbeSettings
 
 #: Faults inside predict that end the agent process: these are control faults too (restart).
 FATAL = ("crashed", "timeout", "child_process")
+
+
+_PREDICT_OVERHEAD: dict[str, float] = {}
+
+
+def predict_overhead(world, plans: np.ndarray) -> float:
+    """A PREDICT's protocol CPU for this world's spaces and plans' shape (measured once per process,
+    like the step's: :func:`~ceaseless.leaderboard.harness.clock.protocol_overhead`)."""
+    key = json.dumps([str(world.observation_space), str(world.action_space), list(plans.shape)])
+    if key not in _PREDICT_OVERHEAD:
+        _PREDICT_OVERHEAD[key] = measure_predict_overhead(world.observation_space, world.action_space, plans)
+    return _PREDICT_OVERHEAD[key]
 
 
 def _seed(*parts: Any) -> int:
@@ -196,6 +209,7 @@ class Probes:
                 if isinstance(agent, InProcessAgent):  # the test-only hook lives on this path alone
                     answer, cpu = agent.predict(plans, true_future=lambda p: self.play(snapshot, np.asarray(p)))
                 else:
+                    agent.predict_overhead_seconds = predict_overhead(run.world, plans)
                     answer, cpu = agent.predict(plans)
                 invalid = _invalid(answer, cpu, (s.plans, s.horizon), self.budget)
             except AgentFault as fault:

@@ -101,6 +101,7 @@ class SandboxedAgent:
         self.hardened = harden_harness()
         self.call_timeout = call_timeout
         self.overhead_seconds = overhead_seconds
+        self.predict_overhead_seconds = overhead_seconds  # a PREDICT's own (see measure_predict_overhead)
         self.observation_wire = WireFormat.of(observation_space)
         self.action_wire = WireFormat.of(action_space)
         self.user = agent_user(spec) if spec is not None else None
@@ -234,9 +235,9 @@ class SandboxedAgent:
         data += self._read_exact(self._reply_size - len(data), deadline)
         return self._decode_action(memoryview(data)[1:])
 
-    def _charge(self) -> float:
+    def _charge(self, overhead: float | None = None) -> float:
         now = self._cpu()
-        used = now - self._last_cpu - self.overhead_seconds
+        used = now - self._last_cpu - (self.overhead_seconds if overhead is None else overhead)
         self._last_cpu = now
         return max(used, 0.0)
 
@@ -274,9 +275,9 @@ class SandboxedAgent:
             self._send(message + np.ascontiguousarray(plans, self.action_wire.dtype).tobytes())
             payload = self._read_blob(wire.PREDICTION, self.call_timeout)
         except AgentFault as fault:
-            fault.cpu = self._charge()
+            fault.cpu = self._charge(self.predict_overhead_seconds)
             raise
-        cpu = self._charge()
+        cpu = self._charge(self.predict_overhead_seconds)
         if not payload:
             return None, cpu
         ndim = struct.unpack_from("<I", payload)[0]
@@ -352,6 +353,19 @@ def measure_overhead(observation_space, action_space, calls: int = 2000) -> floa
         observation = np.zeros(agent.observation_wire.shape, agent.observation_wire.dtype)
         agent.start(observation)
         costs = np.array([agent.step(0.0, observation, 1)[1] for _ in range(calls)])
+    finally:
+        agent.close()
+    return float(np.median(costs))
+
+
+def measure_predict_overhead(observation_space, action_space, plans: np.ndarray, calls: int = 100) -> float:
+    """Median CPU seconds the do-nothing agent's process spends on a PREDICT of ``plans``' shape
+    (decoding the plans, encoding K x H zeros): subtracted from every predict's charge."""
+    agent = SandboxedAgent(None, observation_space, action_space, 0, overhead_seconds=0.0)
+    try:
+        agent.predict_overhead_seconds = 0.0
+        agent.start(np.zeros(agent.observation_wire.shape, agent.observation_wire.dtype))
+        costs = np.array([agent.predict(plans)[1] for _ in range(calls)])
     finally:
         agent.close()
     return float(np.median(costs))
