@@ -49,12 +49,25 @@ from gymnasium import spaces
 
 from ceaseless import worlds
 from ceaseless.leaderboard.harness.runspec import RunSpec
-from ceaseless.leaderboard.harness.sandbox import AgentFault, InProcessAgent, measure_predict_overhead
+from ceaseless.leaderboard.harness.sandbox import AgentFault, InProcessAgent, SandboxedAgent
 from ceaseless.leaderboard.scoring.world_model import as_naive, probe_summary, scores_from_summaries
 from ceaseless.worlds.suites import ProbeSettings
 
 #: Faults inside predict that end the agent process: these are control faults too (restart).
 FATAL = ("crashed", "timeout", "child_process")
+
+
+def measure_predict_overhead(observation_space, action_space, plans: np.ndarray, calls: int = 100) -> float:
+    """Median CPU seconds the do-nothing agent's process spends on a PREDICT of ``plans``' shape
+    (decoding the plans, encoding K x H zeros): subtracted from every predict's charge."""
+    agent = SandboxedAgent(None, observation_space, action_space, 0, overhead_seconds=0.0)
+    try:
+        agent.predict_overhead_seconds = 0.0
+        agent.start(np.zeros(agent.observation_wire.shape, agent.observation_wire.dtype))
+        costs = np.array([agent.predict(plans)[1] for _ in range(calls)])
+    finally:
+        agent.close()
+    return float(np.median(costs))
 
 
 _PREDICT_OVERHEAD: dict[str, float] = {}

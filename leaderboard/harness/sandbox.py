@@ -358,19 +358,6 @@ def measure_overhead(observation_space, action_space, calls: int = 2000) -> floa
     return float(np.median(costs))
 
 
-def measure_predict_overhead(observation_space, action_space, plans: np.ndarray, calls: int = 100) -> float:
-    """Median CPU seconds the do-nothing agent's process spends on a PREDICT of ``plans``' shape
-    (decoding the plans, encoding K x H zeros): subtracted from every predict's charge."""
-    agent = SandboxedAgent(None, observation_space, action_space, 0, overhead_seconds=0.0)
-    try:
-        agent.predict_overhead_seconds = 0.0
-        agent.start(np.zeros(agent.observation_wire.shape, agent.observation_wire.dtype))
-        costs = np.array([agent.predict(plans)[1] for _ in range(calls)])
-    finally:
-        agent.close()
-    return float(np.median(costs))
-
-
 class InProcessAgent:
     """The agent in the harness's own process: for debugging only. Its calls are timed with the
     wall clock of this process (cheap, and the agent could tamper with it), so results are marked
