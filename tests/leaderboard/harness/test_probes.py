@@ -206,3 +206,21 @@ def test_the_readme_predictor_ranks_the_plans_of_a_bandit(tmp_path):
                          budget="unlimited", beta=float("inf"), probes=PROBES, in_process=True), tmp_path / "out")
     model = result["world_model"]
     assert not result["faults"] and not model["invalid"] and model["ranking"] > 0.6
+
+
+def test_an_evaluation_on_a_v2_suite_probes_every_rung(tmp_path):
+    import json
+
+    from ceaseless.leaderboard.harness.evaluate import evaluate
+
+    entry = dataclasses.replace(QUICK_V2.entry(BANDIT), steps=2000)
+    suite = dataclasses.replace(QUICK_V2, name="tiny-v2", entries=(entry,), public_seeds=(0,), ladder=(0, 6),
+                                probes=ProbeSettings(count=5, naive_window=500))
+    agent = AgentSpec.parse(str(AGENTS / "predictor.py"))
+    manifest = evaluate(agent, suite, tmp_path, workers=1, in_process=True, progress=False)
+    assert not manifest["errors"] and manifest["saturated_runs"] >= 1
+    runs = {r["budget"]: json.loads((tmp_path / r["file"]).read_text()) for r in manifest["runs"]}
+    assert set(runs) == {"x1", "x64", "unlimited"}
+    assert runs["x64"].get("saturated") and "per_probe" not in runs["x64"]["world_model"]
+    assert len(runs["unlimited"]["world_model"]["per_probe"]) == 5
+    assert all(r["world_model"]["probes"] == 5 and r["spec"]["probes"]["count"] == 5 for r in runs.values())
