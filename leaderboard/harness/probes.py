@@ -11,14 +11,16 @@ steps:
 1. snapshots the world (``get_state``, which includes every random stream);
 2. draws K plans uniformly over the action space from a generator seeded by (world, run seed,
    probe index) -- the same plans for every agent (:func:`draw_plans`);
-3. asks ``predict``; its CPU is metered like every call (outside the agent, protocol overhead
-   subtracted) against the probe's own budget of ``budget * K * H * beta`` CPU-seconds (unlimited
-   on the unlimited track) -- never against the control clock;
+3. asks ``predict`` (within the run's per-call timeout, ``call_timeout``, as every call); its CPU
+   is metered like every call (outside the agent, protocol overhead subtracted) against the probe's
+   own budget of ``budget * K * H * beta`` CPU-seconds (unlimited on the unlimited track): see
+   *Compute* below;
 4. plays every plan out on a separate world restored from the snapshot (``set_state``), so the
    plans share the exogenous randomness and differ only by their actions.
 
 The main world is not touched and the outcomes are never sent to the agent: the stream goes on as
-if no probe had happened (a deterministic agent's transcript is the same with probes on or off).
+if no probe had happened (a deterministic agent's transcript is the same with probes on or off,
+as long as no predict goes over its budget on a finite budget: see *Compute*).
 
 Invalid answers count as the naive prediction (the mean reward per step of the stream's last
 ``naive_window`` steps) and are counted by kind: ``late`` (over the probe budget), ``nonfinite``,
@@ -31,10 +33,18 @@ sufficient statistics (:func:`~ceaseless.leaderboard.scoring.world_model.probe_s
 K x H arrays, so a saturated rung can be rescored under its own probe budget (:func:`record`);
 unlimited runs keep them in their record.
 
-Not charged to the control clock, a probe's CPU is free for the agent's control as well: at most
-``count`` x the probe budget per run (beyond it the answer is naive, but the computation happened),
-bounded by the per-call timeout. On the v2 suites that is 50 x 128 = 6,400 steps of budget over a
-50,000-step stream within the budget; an answer that is late still had its CPU.
+Compute. The rule, precisely: let ``c`` be the CPU a probe's ``predict`` used (as metered, faults
+included) and ``b`` the probe budget. ``min(c, b)`` is free: never charged to the control clock, so
+answering costs no control reward. The excess ``max(c - b, 0)`` is charged to the control clock at
+the probe's step (``clock.charge``, on finite budgets), as if a call had used it, *and* an answer
+over ``b`` counts as naive (``late``). The run record's ``world_model.excess_cpu_seconds`` is the
+total so charged. So the CPU predict can give the agent's control for free is at most ``count``
+probe budgets per run (50 x 128 = 6,400 steps of budget on the v2 suites, against a 50,000-step
+stream's); no late answer's CPU, up to the per-call timeout, is free any more. On the unlimited
+track nothing is ever charged; there the saturation rule
+(:func:`~ceaseless.leaderboard.harness.saturation.is_saturated`) does not claim a rung on which any
+probe used more than the rung's probe budget divided by the saturation margin (2), since on that
+rung the probe could have cost control credit.
 """
 
 from __future__ import annotations
@@ -130,6 +140,11 @@ class Probes:
         self.asked = False  # whether an agent of this run was ever able to answer
         self._copy = None  # one world on which plans are played out one by one...
         self._batch = None  # ...or K at once (None: not yet tried; False: not exact for this world)
+
+    @property
+    def max_cpu(self) -> float:
+        """The most CPU one probe's predict used so far (0 without probes)."""
+        return max((p["cpu"] for p in self.log), default=0.0)
 
     def next_time(self, t: int) -> int:
         """The first probe step >= t, or -1."""
@@ -230,6 +245,9 @@ class Probes:
                 invalid = fault.kind if fault.kind in FATAL else "raised"
                 if fault.kind in FATAL:
                     run._fault(fault)
+        excess = max(cpu - self.budget, 0.0)  # CPU beyond the probe budget is the control's (0 if unlimited)
+        if excess > 0.0:
+            run.clock.charge(excess)
         actual = self.play(snapshot, plans)
         summary = probe_summary(answer if invalid is None else np.full(actual.shape, naive), actual, naive)
         self.log.append({"t": int(t), "cpu": float(cpu), "invalid": invalid, **summary})
@@ -258,6 +276,7 @@ def record(log: list[dict[str, Any]], settings: ProbeSettings, beta: float, per_
     result = scores_from_summaries(probes, settings.plans)
     result.update({
         "cpu_seconds": float(sum(p["cpu"] for p in probes)),
+        "excess_cpu_seconds": float(sum(max(p["cpu"] - budget, 0.0) for p in probes)),  # charged to control
         "budget_seconds_per_probe": budget if np.isfinite(budget) else None,
         "plans": settings.plans, "horizon": settings.horizon,
         "invalid": dict(Counter(p["invalid"] for p in probes if p["invalid"] is not None)),

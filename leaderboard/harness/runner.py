@@ -397,7 +397,7 @@ class Run:
                       "exact": True},
             "diagnostics": metrics.summarise(fine, self.bucket, spec.steps, self.change_points),
             "transcript_hash": self.hash,
-            **({"replay": self.rungs.evidence()} if self.rungs is not None else {}),
+            **({"replay": self.rungs.evidence(self.probes.max_cpu if self.probes else 0.0)} if self.rungs else {}),
             **({"world_model": model} if (model := self._world_model()) is not None else {}),
             "versions": versions(),
             "wall_seconds": self.wall_seconds,
