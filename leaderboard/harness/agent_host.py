@@ -11,12 +11,19 @@ harness -> agent                                   agent -> harness
   SAVE   u8=4                                        BLOB   u8=2, u32 n, n bytes
   LOAD   u8=5, u32 n, n bytes                        READY
   STOP   u8=6                                        (exits)
+  PREDICT u8=7, u32 K, u32 H, plans' bytes           PREDICTION u8=4, u32 n, n bytes: u32 ndim,
+    (K x H actions in the action wire format)          ndim x u32 shape, float64 data (n = 0: no
+                                                       predictor, a run(env) agent without predict_fn)
                                                      DONE   u8=3 (a run(env) loop returned)
                                                      ERROR  u8=9, u32 n, n bytes of UTF-8 text
 
 A ``make_agent`` submission answers each START and STEP with the agent's action. A ``run(env)``
 submission is called once; its ``env.step`` answers the pending START or STEP and waits for the
-next one (:mod:`~ceaseless.leaderboard.harness.own_loop`).
+next one (:mod:`~ceaseless.leaderboard.harness.own_loop`). PREDICT (the world-model track, see
+:mod:`~ceaseless.leaderboard.harness.probes`) comes only after an action was answered and before
+the next STEP: a ``make_agent`` agent answers it with ``agent.predict(plans)``, a ``run(env)`` loop
+-- which is then waiting inside ``env.step`` -- with ``env.predict_fn(plans)``, before ``env.step``
+returns. An error in the predictor is sent as ERROR and the host carries on.
 """
 
 from __future__ import annotations
@@ -28,9 +35,10 @@ import struct
 import sys
 import traceback
 
-HELLO, START, STEP, SAVE, LOAD, STOP = 1, 2, 3, 4, 5, 6
-ACTION, READY, BLOB, DONE, ERROR = 0, 1, 2, 3, 9
+HELLO, START, STEP, SAVE, LOAD, STOP, PREDICT = 1, 2, 3, 4, 5, 6, 7
+ACTION, READY, BLOB, DONE, PREDICTION, ERROR = 0, 1, 2, 3, 4, 9
 STEP_HEADER = struct.Struct("<dq")  # a STEP's reward and elapsed, after its kind byte
+PREDICT_HEADER = struct.Struct("<II")  # a PREDICT's K (plans) and H (horizon), after its kind byte
 _LENGTH = struct.Struct("<I")
 
 
@@ -45,7 +53,7 @@ def _read_exact(fd: int, n: int) -> bytes:
     return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
 
-def _read_message(fd: int, obs_size: int) -> bytes:
+def _read_message(fd: int, obs_size: int, action_size: int = 0) -> bytes:
     """The harness's next message, whole (b"" once the harness is gone). A STEP comes in one read,
     sized to it (not larger: CPython allocates the full size on every read), since the harness
     writes each message in one write and waits for the answer before it sends the next; a message
@@ -54,11 +62,15 @@ def _read_message(fd: int, obs_size: int) -> bytes:
     data = os.read(fd, step_size)
     if not data or (data[0] == STEP and len(data) == step_size):
         return data
-    if data[0] == LOAD and len(data) < 1 + _LENGTH.size:
-        data += _read_exact(fd, 1 + _LENGTH.size - len(data))
+    header = {LOAD: _LENGTH.size, PREDICT: PREDICT_HEADER.size}.get(data[0], 0)
+    if len(data) < 1 + header:
+        data += _read_exact(fd, 1 + header - len(data))
     need = {STEP: step_size, START: 1 + obs_size}.get(data[0], 1)
     if data[0] == LOAD:
         need = 1 + _LENGTH.size + _LENGTH.unpack_from(data, 1)[0]
+    elif data[0] == PREDICT:
+        plans, horizon = PREDICT_HEADER.unpack_from(data, 1)
+        need = 1 + PREDICT_HEADER.size + plans * horizon * action_size
     return data + _read_exact(fd, need - len(data)) if len(data) < need else data
 
 
@@ -77,6 +89,23 @@ def _send_error(fd: int, error: BaseException) -> None:
     text = "".join(traceback.format_exception_only(type(error), error)).strip()
     trace = traceback.format_exc(limit=8)
     _send_blob(fd, ERROR, f"{text}\n{trace}".encode("utf-8", "replace")[:60_000])
+
+
+def _answer_predict(out_fd: int, data: bytes, action_wire, predict) -> None:
+    """Decode a PREDICT's plans, ask ``predict`` (None: no predictor) and send its PREDICTION."""
+    import numpy as np
+
+    plans, horizon = PREDICT_HEADER.unpack_from(data, 1)
+    array = np.frombuffer(data, dtype=action_wire.dtype, offset=1 + PREDICT_HEADER.size)
+    array = array.reshape((plans, horizon, *action_wire.shape)).copy()
+    if predict is None:
+        _send_blob(out_fd, PREDICTION, b"")
+        return
+    answer = np.ascontiguousarray(predict(array), dtype=np.float64)
+    if answer.size > (8 << 20):
+        raise ValueError(f"a prediction of {answer.size} numbers is far too large")
+    shape = struct.pack(f"<I{answer.ndim}I", answer.ndim, *answer.shape)
+    _send_blob(out_fd, PREDICTION, shape + answer.tobytes())
 
 
 def _drop_privileges(user: str | None) -> None:
@@ -107,6 +136,11 @@ class _NullAgent:
 
     def step(self, reward, observation, elapsed=1):
         return self.action
+
+    def predict(self, plans):
+        import numpy as np
+
+        return np.zeros(plans.shape[:2])
 
 
 def serve(in_fd: int, out_fd: int) -> None:
@@ -145,19 +179,22 @@ def serve(in_fd: int, out_fd: int) -> None:
         "checkpoint": callable(getattr(agent, "checkpoint", None)) and callable(getattr(agent, "restore", None)),
         "confinement": confinement,
         "own_loop": loop is not None,
+        # run(env) loops may set env.predict_fn at any time: they are asked, and may answer "none"
+        "predict": loop is not None or callable(getattr(agent, "predict", None)),
     }
     _send_blob(out_fd, READY, json.dumps(capabilities).encode())
     if loop is not None:
         _serve_own_loop(loop, observation_space, action_space, observation_wire, action_wire, int(hello["seed"]),
                         in_fd, out_fd)
         return
-    obs_size = observation_wire.size
+    obs_size, action_size = observation_wire.size, action_wire.size
+    predict = getattr(agent, "predict", None)
     decode, encode = observation_wire.decode, action_wire.encode
     observation_at = slice(1 + STEP_HEADER.size, 1 + STEP_HEADER.size + obs_size)
     write = os.write
     while True:
         try:
-            data = _read_message(in_fd, obs_size)
+            data = _read_message(in_fd, obs_size, action_size)
         except (OSError, EOFError):
             return
         if not data:
@@ -171,6 +208,8 @@ def serve(in_fd: int, out_fd: int) -> None:
                     raise OSError("short write of an action")
             elif kind == START:
                 _write_all(out_fd, b"\x00" + encode(agent.start(decode(memoryview(data)[1:1 + obs_size]))))
+            elif kind == PREDICT:
+                _answer_predict(out_fd, data, action_wire, predict)
             elif kind == SAVE:
                 blob = agent.checkpoint()
                 if not isinstance(blob, (bytes, bytearray)):
@@ -194,13 +233,21 @@ class _Channel:
 
     def __init__(self, observation_wire, action_wire, in_fd: int, out_fd: int) -> None:
         self.decode, self.encode = observation_wire.decode, action_wire.encode
+        self.action_wire = action_wire
         self.obs_size = observation_wire.size
         self.in_fd, self.out_fd = in_fd, out_fd
         self.pending = False  # a START or STEP awaits its answer
+        self.predictor = lambda: None  # where the loop's predictor is found (StreamEnv.predict_fn)
 
     def next_message(self) -> tuple[str, float, int, object]:
         """("start" | "step" | "stop", reward, elapsed, observation) of the harness's next message."""
-        data = _read_message(self.in_fd, self.obs_size)
+        data = _read_message(self.in_fd, self.obs_size, self.action_wire.size)
+        while data and data[0] == PREDICT:  # answered here, inside env.step, before the next STEP
+            try:
+                _answer_predict(self.out_fd, data, self.action_wire, self.predictor())
+            except Exception as error:  # the predictor's error is the harness's to record; the loop goes on
+                _send_error(self.out_fd, error)
+            data = _read_message(self.in_fd, self.obs_size, self.action_wire.size)
         if not data or data[0] == STOP:
             return "stop", 0.0, 0, None
         kind = data[0]
@@ -245,6 +292,7 @@ def _serve_own_loop(loop, observation_space, action_space, observation_wire, act
 
     channel = _Channel(observation_wire, action_wire, in_fd, out_fd)
     env = StreamEnv(observation_space, action_space, channel, seed)
+    channel.predictor = lambda: env.predict_fn
     try:
         loop(env)
     except StreamEnd:

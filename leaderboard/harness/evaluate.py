@@ -84,7 +84,7 @@ def plan(agent: AgentSpec, suite: Suite, seeds: int | None = None, budget: str =
                     start_credit=suite.start_credit, credit_cap_steps=suite.credit_cap_steps,
                     fault_penalty_steps=suite.fault_penalty_steps, max_faults=suite.max_faults,
                     call_timeout=suite.call_timeout, memory_limit=suite.memory_limit, in_process=in_process,
-                    replay=rungs if label == UNLIMITED else (),
+                    replay=rungs if label == UNLIMITED else (), probes=suite.probes,
                 ))
     if not runs:
         raise ValueError(f"nothing to run: no world of suite {suite.name} matches {worlds_only}")

@@ -16,6 +16,10 @@ on the fallback action: the next ``env.step`` returns the summed reward of the m
   of the stream it raises :class:`~ceaseless.leaderboard.harness.protocol.StreamEnd`.
 - If ``run`` returns before the stream ends, the rest of the stream is the fallback and the run's
   result says when that happened.
+- ``env.predict_fn = callable`` enters the world-model track (``callable(plans) -> (K, H)``, as
+  ``agent.predict``): the harness asks only right after it received an action, when the loop is
+  waiting inside ``env.step``, so the agent host answers there, before ``env.step`` returns. Until
+  it is set, the answer is "no predictor" (a loop that never sets it has no ``world_model`` entry).
 """
 
 from __future__ import annotations

@@ -17,6 +17,10 @@ their observations. Agents learn inside ``step``; there is no separate training 
 
 Optional: ``agent.checkpoint() -> bytes`` and ``agent.restore(data: bytes)`` let an interrupted
 run resume the agent exactly; the harness stores the bytes and never interprets them.
+``agent.predict(plans) -> predictions`` enters the world-model track: ``plans`` is ``(K, H) +
+action_shape`` (K plans of H actions, starting now), the answer ``(K, H)`` the rewards expected at
+each step; asked at unannounced probe times, scored against plans played out on a copy of the world
+(:mod:`~ceaseless.leaderboard.harness.probes`), its CPU charged to a budget of its own.
 
 Or, for code that owns its loop (Stable-Baselines3's ``learn``, a cleanrl script), ``run(env)``:
 called once, in the agent's process, with a gymnasium ``Env`` that stands for the world

@@ -22,7 +22,6 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +30,8 @@ import numpy as np
 from ceaseless import worlds
 from ceaseless.leaderboard.harness.clock import ComputeClock, protocol_overhead
 from ceaseless.leaderboard.harness.meter import one_cpu_with_the_agent
+from ceaseless.leaderboard.harness.probes import Probes, record
+from ceaseless.leaderboard.harness.references import Reference, references  # noqa: F401  (their old home)
 from ceaseless.leaderboard.harness.runspec import (
     RESULT_FORMAT,
     RunSpec,
@@ -75,6 +76,7 @@ class Run:
         # files are, nor how it was run), so a re-run elsewhere can be compared exactly.
         self.hash = transcript_seed(spec)
         self.rungs = RungTracker(spec) if spec.unlimited and spec.replay else None
+        self.probes = Probes(spec) if spec.probes is not None else None  # the world-model track
         self.peak_memory = 0
         self.wall_seconds = 0.0
         self.agent = None
@@ -109,6 +111,9 @@ class Run:
         scalars = {name: getattr(self, name) for name in self._SCALARS}
         scalars["credit"] = None if self.clock.unlimited else self.clock.credit
         scalars["rungs"] = self.rungs.state() if self.rungs is not None else None
+        scalars["probes"] = self.probes.state() if self.probes is not None else None
+        if self.probes is not None:
+            state["run/recent_rewards"] = self.probes.recent
         state["run/scalars"] = np.array(json.dumps(scalars, default=json_default))
         state["run/spec"] = np.array(json.dumps(self.spec.to_json(), sort_keys=True))
         state["run/bucket_sums"] = self.bucket_sums
@@ -136,6 +141,8 @@ class Run:
             self.clock.credit = scalars["credit"]
         if self.rungs is not None and scalars.get("rungs") is not None:
             self.rungs.load(scalars["rungs"])
+        if self.probes is not None and scalars.get("probes") is not None:
+            self.probes.load(scalars["probes"], state["run/recent_rewards"])
         self.bucket_sums = np.array(state["run/bucket_sums"])
         # ...and those before the checkpoint are already recorded.
         self.world.engine.log = [point for point in self.world.engine.log if point.step >= self.t]
@@ -246,6 +253,8 @@ class Run:
         skipped_log = np.zeros(n, dtype=bool)
         costs = np.zeros(n)
         check = self._action_checker()
+        probes = self.probes
+        probe_at = (probes.next_time(start) - start) if probes is not None and probes.next_time(start) >= 0 else -1
         step_world = world.step_one
         observation = self.observation
         pending, elapsed = self.pending_reward, self.elapsed
@@ -284,6 +293,11 @@ class Run:
             else:
                 action = fallback
                 skipped_log[i] = True
+            if i == probe_at:  # after the step's call, before the world steps (see probes.py)
+                self.t = start + i
+                probes.probe(self, start + i, rewards[:i])
+                following = probes.next_time(start + i + 1)
+                probe_at = following - start if following >= 0 else -1
             observations[i] = observation
             actions[i] = action
             observation, reward = step_world(action)
@@ -295,6 +309,8 @@ class Run:
         self.t = end
         self.skipped += int(skipped_log.sum())
         self.total_reward += float(rewards.sum())
+        if probes is not None:
+            probes.block_done(rewards)
         np.add.at(self.bucket_sums, np.arange(start, end) // self.bucket, rewards)
         blocks = [np.ascontiguousarray(array).tobytes()
                   for array in (observations, actions, rewards, elapsed_log, skipped_log)]
@@ -381,11 +397,16 @@ class Run:
                       "exact": True},
             "diagnostics": metrics.summarise(fine, self.bucket, spec.steps, self.change_points),
             "transcript_hash": self.hash,
-            **({"replay": self.rungs.evidence()} if self.rungs is not None else {}),
+            **({"replay": self.rungs.evidence(self.probes.max_cpu if self.probes else 0.0)} if self.rungs else {}),
+            **({"world_model": model} if (model := self._world_model()) is not None else {}),
             "versions": versions(),
             "wall_seconds": self.wall_seconds,
         }
         return result
+
+    def _world_model(self) -> dict[str, Any] | None:
+        spec = self.spec
+        return record(self.probes.log, spec.probes, spec.beta, spec.unlimited) if self.probes is not None else None
 
 
 def run(spec: RunSpec, directory: Path | str, resume: bool = False,
@@ -403,42 +424,3 @@ def run(spec: RunSpec, directory: Path | str, resume: bool = False,
     if state.checkpoint_path.exists():
         state.checkpoint_path.unlink()
     return result
-
-
-@dataclass
-class Reference:
-    """Mean reward per step of the fallback and the oracle on one seed (for normalisation)."""
-
-    G_fallback: float
-    G_oracle: float | None
-    curve_fallback: list[float] = field(default_factory=list)
-    curve_oracle: list[float] = field(default_factory=list)
-
-
-def references(world_id: str, config: dict[str, Any], seeds: list[int], steps: int) -> dict[int, Reference]:
-    """Fallback and oracle runs of a world on each seed, all seeds batched in one world."""
-    world_class = worlds.WORLDS[world_id]
-    bucket = metrics.bucket_size(steps)
-    results: dict[str, np.ndarray] = {}
-    curves: dict[str, np.ndarray] = {}
-    for policy in ("fallback", "oracle"):
-        if policy == "oracle" and not world_class.has_oracle:
-            continue
-        world = world_class(num_envs=len(seeds), **config)
-        world.reset(seeds)
-        sums = np.zeros((len(seeds), -(-steps // bucket)))
-        chooser = world.fallback_action if policy == "fallback" else world.oracle_action
-        for t in range(steps):
-            sums[:, t // bucket] += world.step(chooser())[1]
-        counts = np.bincount(np.minimum(np.arange(steps) // bucket, sums.shape[1] - 1))
-        results[policy] = sums.sum(axis=1) / steps
-        curves[policy] = sums / counts
-    return {
-        seed: Reference(
-            float(results["fallback"][i]),
-            float(results["oracle"][i]) if "oracle" in results else None,
-            metrics.downsample(curves["fallback"][i]).tolist(),
-            metrics.downsample(curves["oracle"][i]).tolist() if "oracle" in curves else [],
-        )
-        for i, seed in enumerate(seeds)
-    }

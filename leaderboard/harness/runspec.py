@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from ceaseless.leaderboard.harness.protocol import PROTOCOL_VERSION, AgentSpec
+from ceaseless.worlds.suites import ProbeSettings
 
 RESULT_FORMAT = "ceaseless-run/1"
 
@@ -43,6 +44,9 @@ class RunSpec:
     #: On the unlimited track: the ladder's (label, beta) rungs whose credit the run replays from its
     #: own costs, so that a rung on which the agent is never short of credit need not be re-run.
     replay: tuple[tuple[str, float], ...] = ()
+    #: The world-model probes of this run (:mod:`~ceaseless.leaderboard.harness.probes`): the suite's
+    #: settings (v2 suites), or None: no probes (v1 suites, whose run specs stay as they were).
+    probes: ProbeSettings | None = None
 
     @property
     def run_id(self) -> str:
@@ -62,6 +66,10 @@ class RunSpec:
             del data["replay"]  # runs without replay keep the spec they always had
         else:
             data["replay"] = [[label, beta] for label, beta in self.replay]
+        if self.probes is None:
+            del data["probes"]  # runs without probes keep the spec they always had
+        else:
+            data["probes"] = self.probes.to_json()
         return data
 
     @classmethod
@@ -71,6 +79,7 @@ class RunSpec:
         data["config"] = tuple(sorted(data.get("config", {}).items()))
         data["beta"] = float("inf") if data["beta"] is None else float(data["beta"])
         data["replay"] = tuple((str(label), float(beta)) for label, beta in data.get("replay", ()))
+        data["probes"] = ProbeSettings(**data["probes"]) if data.get("probes") else None
         return cls(**data)
 
 

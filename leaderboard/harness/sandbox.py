@@ -65,6 +65,7 @@ class AgentFault(Exception):
     def __init__(self, kind: str, message: str) -> None:
         super().__init__(f"{kind}: {message}")
         self.kind, self.message = kind, message
+        self.cpu = 0.0  # the CPU the failed call used, where measured (a failed predict)
 
 
 def _fault_kind(message: str) -> str:
@@ -100,6 +101,7 @@ class SandboxedAgent:
         self.hardened = harden_harness()
         self.call_timeout = call_timeout
         self.overhead_seconds = overhead_seconds
+        self.predict_overhead_seconds = overhead_seconds  # a PREDICT's own (see measure_predict_overhead)
         self.observation_wire = WireFormat.of(observation_space)
         self.action_wire = WireFormat.of(action_space)
         self.user = agent_user(spec) if spec is not None else None
@@ -233,9 +235,9 @@ class SandboxedAgent:
         data += self._read_exact(self._reply_size - len(data), deadline)
         return self._decode_action(memoryview(data)[1:])
 
-    def _charge(self) -> float:
+    def _charge(self, overhead: float | None = None) -> float:
         now = self._cpu()
-        used = now - self._last_cpu - self.overhead_seconds
+        used = now - self._last_cpu - (self.overhead_seconds if overhead is None else overhead)
         self._last_cpu = now
         return max(used, 0.0)
 
@@ -263,6 +265,29 @@ class SandboxedAgent:
         used = now - self._last_cpu - self.overhead_seconds
         self._last_cpu = now
         return action, (used if used > 0.0 else 0.0)
+
+    def predict(self, plans: np.ndarray) -> tuple[np.ndarray | None, float]:
+        """The agent's answer to PREDICT (None: a run(env) loop without ``predict_fn``) and the CPU
+        it spent, measured as for a step; the caller checks the answer. A fault carries ``cpu``."""
+        self._last_cpu = self._cpu()
+        message = bytes([wire.PREDICT]) + wire.PREDICT_HEADER.pack(*plans.shape[:2])
+        try:
+            self._send(message + np.ascontiguousarray(plans, self.action_wire.dtype).tobytes())
+            payload = self._read_blob(wire.PREDICTION, self.call_timeout)
+        except AgentFault as fault:
+            fault.cpu = self._charge(self.predict_overhead_seconds)
+            raise
+        cpu = self._charge(self.predict_overhead_seconds)
+        if not payload:
+            return None, cpu
+        ndim = struct.unpack_from("<I", payload)[0]
+        if ndim > 8 or len(payload) < 4 + 4 * ndim:
+            raise AgentFault("crashed", f"protocol violation: a prediction of {ndim} dimensions")
+        shape = struct.unpack_from(f"<{ndim}I", payload, 4)
+        data = np.frombuffer(payload, dtype=np.float64, offset=4 + 4 * ndim)
+        if data.size != int(np.prod(shape, dtype=np.int64)):
+            raise AgentFault("crashed", f"protocol violation: {data.size} numbers for shape {shape}")
+        return data.reshape(shape), cpu
 
     def checkpoint(self) -> bytes | None:
         """The agent's own checkpoint, or None if it does not support one."""
@@ -352,7 +377,8 @@ class InProcessAgent:
             raise AgentFault("startup", f"{type(error).__name__}: {error}") from error
         self.startup_cpu_seconds = time.perf_counter() - started
         self.capabilities = {"checkpoint": callable(getattr(self.agent, "checkpoint", None))
-                             and callable(getattr(self.agent, "restore", None))}
+                             and callable(getattr(self.agent, "restore", None)),
+                             "predict": callable(getattr(self.agent, "predict", None))}
 
     def _call(self, method, *arguments) -> tuple[Any, float]:
         started = time.perf_counter()
@@ -380,6 +406,21 @@ class InProcessAgent:
         except Exception as error:  # the agent's failure is a recorded fault
             raise AgentFault("raised", f"{type(error).__name__}: {error}") from None
         return action, time.perf_counter() - started
+
+    def predict(self, plans: np.ndarray, true_future=None) -> tuple[np.ndarray | None, float]:
+        """As :meth:`SandboxedAgent.predict`. ``true_future(plans) -> rewards`` (the truth, played on a
+        copy of the world) is handed to an agent that sets ``wants_true_future``: a test-only hook that
+        exists on this in-process path alone (no message carries it to a sandboxed agent)."""
+        if true_future is not None and getattr(self.agent, "wants_true_future", False):
+            self.agent.true_future = true_future
+        started = time.perf_counter()
+        try:
+            answer = np.asarray(self.agent.predict(plans.copy()), dtype=np.float64)
+        except Exception as error:
+            fault = AgentFault("raised", f"{type(error).__name__}: {error}")
+            fault.cpu = time.perf_counter() - started
+            raise fault from None
+        return answer, time.perf_counter() - started
 
     def checkpoint(self) -> bytes | None:
         return self.agent.checkpoint() if self.capabilities["checkpoint"] else None

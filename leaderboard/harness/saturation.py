@@ -20,6 +20,15 @@ narrowly, or which fell behind even once (a burst that outran the credit cap), h
 The transcript hash of a saturated rung is computed during the unlimited run, over the same
 blocks with the rung's identity, so a re-run of the rung (``ceaseless verify``) can match it
 exactly.
+
+World-model probes do not touch the stream, but on a finite budget a probe's CPU beyond its probe
+budget (``budget * K * H * beta``) is charged to the control clock (see
+:mod:`~ceaseless.leaderboard.harness.probes`), which the replay does not model. So, with the same
+margin: rung ``beta`` is not saturated when any probe's ``predict`` used more CPU on the unlimited
+run than ``budget * K * H * beta / 2`` (the evidence keeps the largest, ``max_probe_cpu_seconds``,
+and each rung's ``probe_budget_seconds``). A saturated rung's ``world_model`` is recomputed from
+the unlimited run's per-probe records under the rung's own probe budget (with this rule no probe
+of a saturated rung is ``late`` or charged).
 """
 
 from __future__ import annotations
@@ -32,7 +41,9 @@ from typing import Any
 import numpy as np
 
 from ceaseless.leaderboard.harness.clock import CreditReplay
+from ceaseless.leaderboard.harness.probes import budget_seconds
 from ceaseless.leaderboard.harness.runspec import RunSpec
+from ceaseless.worlds.suites import ProbeSettings
 
 MARGIN = 2.0  # a rung is saturated when the replay at beta / MARGIN never goes into debt
 
@@ -55,6 +66,8 @@ class RungTracker:
 
     def __init__(self, spec: RunSpec) -> None:
         self.rungs = dict(spec.replay)
+        self.probe_budgets = {label: budget_seconds(spec.probes, beta) if spec.probes is not None else None
+                              for label, beta in self.rungs.items()}
         self.replay = CreditReplay({label: beta / MARGIN for label, beta in self.rungs.items()},
                                    spec.start_credit, spec.credit_cap_steps)
         self.hashes = {label: transcript_seed(spec, label) for label in self.rungs}
@@ -73,13 +86,15 @@ class RungTracker:
         self.hashes = dict(state["hashes"])
         self.valid = bool(state["valid"])
 
-    def evidence(self) -> dict[str, Any]:
-        """For the result file: per rung, the replayed budget, the lowest credit and the hash."""
+    def evidence(self, max_probe_cpu: float = 0.0) -> dict[str, Any]:
+        """For the result file: per rung, the replayed budget, the lowest credit, the probe budget
+        and the hash; ``max_probe_cpu``: the most CPU one probe's predict used."""
         return {
-            "valid": self.valid, "margin": MARGIN,
+            "valid": self.valid, "margin": MARGIN, "max_probe_cpu_seconds": float(max_probe_cpu),
             "rungs": {label: {"beta": beta, "replayed_beta": beta / MARGIN,
                               "lowest_credit_seconds": self.replay.lowest[label],
                               "lowest_credit_steps": self.replay.lowest[label] / (beta / MARGIN),
+                              "probe_budget_seconds": self.probe_budgets[label],
                               "transcript_hash": self.hashes[label]}
                       for label, beta in self.rungs.items()},
         }
@@ -91,7 +106,19 @@ def is_saturated(unlimited: dict[str, Any], budget: str) -> bool:
     rung = (replay.get("rungs") or {}).get(budget)
     return bool(replay.get("valid")) and rung is not None and rung["lowest_credit_seconds"] >= 0.0 \
         and not unlimited["faults"] and not unlimited.get("restarts") and unlimited.get("loop_returned_at") is None \
-        and unlimited["steps_skipped"] == 0
+        and unlimited["steps_skipped"] == 0 and _probes_within(unlimited, rung)
+
+
+def _probes_within(unlimited: dict[str, Any], rung: dict[str, Any]) -> bool:
+    """Whether every probe's CPU on the unlimited run was within the rung's probe budget / MARGIN
+    (a record from before ``probe_budget_seconds`` existed: from its spec and per-probe log)."""
+    probes = (unlimited.get("spec") or {}).get("probes")
+    if not probes:
+        return True
+    probe_budget = rung.get("probe_budget_seconds") or budget_seconds(ProbeSettings(**probes), rung["beta"])
+    log = (unlimited.get("world_model") or {}).get("per_probe") or []
+    cpu = max([unlimited["replay"].get("max_probe_cpu_seconds", 0.0)] + [p["cpu"] for p in log])
+    return cpu <= probe_budget / MARGIN
 
 
 def saturated_result(unlimited: dict[str, Any], spec: RunSpec) -> dict[str, Any]:
@@ -108,4 +135,8 @@ def saturated_result(unlimited: dict[str, Any], spec: RunSpec) -> dict[str, Any]
                       "lowest_credit_steps": rung["lowest_credit_steps"]},
         "wall_seconds": 0.0,
     })
+    if "world_model" in unlimited and spec.probes is not None:
+        from ceaseless.leaderboard.harness.probes import record
+
+        result["world_model"] = record(unlimited["world_model"]["per_probe"], spec.probes, spec.beta, per_probe=False)
     return result

@@ -27,7 +27,7 @@ import numpy.typing as npt
 
 from ceaseless.leaderboard.scoring.stats import percentile_interval
 
-__all__ = ["ranking_agreement", "world_model_scores"]
+__all__ = ["as_naive", "probe_summary", "ranking_agreement", "scores_from_summaries", "world_model_scores"]
 
 
 def _check(predicted: np.ndarray, actual: np.ndarray, naive: np.ndarray) -> None:
@@ -86,4 +86,68 @@ def world_model_scores(predicted: npt.ArrayLike, actual: npt.ArrayLike, naive: n
         result[name] = point
         result[f"{name}_interval"] = [float(low), float(high)]
     result["by_horizon"] = ((predicted - actual) ** 2).mean(axis=(0, 1)).tolist()
+    return result
+
+
+# -- compact per-probe summaries (what a run record keeps instead of the K x H arrays) -------------------
+def probe_summary(predicted: npt.ArrayLike, actual: npt.ArrayLike, naive: float) -> dict[str, Any]:
+    """One probe's sufficient statistics: squared errors (summed, and per horizon step) of the
+    agent, the naive prediction and the action-blind reference (the true mean over plans at each
+    step), and the agent's ranking agreements. ``predicted`` and ``actual`` are ``(K, H)``."""
+    predicted = np.asarray(predicted, dtype=float)
+    actual = np.asarray(actual, dtype=float)
+    blind = actual.mean(axis=0, keepdims=True)
+    agreed, pairs = ranking_agreement(predicted.sum(axis=1)[None], actual.sum(axis=1)[None])
+    h_agent = ((predicted - actual) ** 2).sum(axis=0)
+    h_naive = ((naive - actual) ** 2).sum(axis=0)
+    h_blind = ((blind - actual) ** 2).sum(axis=0)
+    return {"naive": float(naive), "agent_sq": float(h_agent.sum()), "naive_sq": float(h_naive.sum()),
+            "blind_sq": float(h_blind.sum()), "agreed": float(agreed[0]), "pairs": float(pairs[0]),
+            "h_agent": h_agent.tolist(), "h_naive": h_naive.tolist(), "h_blind": h_blind.tolist()}
+
+
+def as_naive(summary: dict[str, Any]) -> dict[str, Any]:
+    """The summary of a probe whose answer is replaced by the naive prediction (every plan equal:
+    every counted pair is a predicted tie, worth half)."""
+    return {**summary, "agent_sq": summary["naive_sq"], "h_agent": list(summary["h_naive"]),
+            "agreed": 0.5 * summary["pairs"]}
+
+
+def scores_from_summaries(summaries: list[dict[str, Any]], plans: int, *, reps: int = 2000,
+                          confidence: float = 0.95, seed: int = 0) -> dict[str, Any]:
+    """``score``, ``ranking`` (with intervals over probes), ``by_horizon`` and ``probes`` from
+    :func:`probe_summary` records: the same numbers :func:`world_model_scores` gives from the full
+    arrays; ``reference.action_blind`` scores the true mean over plans (ranking 0.5 by construction)."""
+    if not summaries:
+        raise ValueError("no probes to score")
+    column = {name: np.array([s[name] for s in summaries], dtype=float)
+              for name in ("agent_sq", "naive_sq", "blind_sq", "agreed", "pairs")}
+    probes = len(summaries)
+    draws = np.random.default_rng(seed).integers(0, probes, size=(reps, probes))
+    everything = np.arange(probes)
+
+    def interval(statistic) -> tuple[float, list[float]]:
+        samples = statistic(draws)
+        samples = samples[np.isfinite(samples)]
+        low, high = percentile_interval(samples, confidence) if len(samples) else (np.nan, np.nan)
+        return float(statistic(everything)), [float(low), float(high)]
+
+    def scored(errors: np.ndarray, agreed: np.ndarray, horizon: str) -> dict[str, Any]:
+        def score_of(index: np.ndarray) -> np.ndarray:
+            naive = column["naive_sq"][index].sum(axis=-1)
+            return 1.0 - errors[index].sum(axis=-1) / np.where(naive > 0, naive, np.nan)
+
+        def ranking_of(index: np.ndarray) -> np.ndarray:
+            total = column["pairs"][index].sum(axis=-1)
+            return agreed[index].sum(axis=-1) / np.where(total > 0, total, np.nan)
+
+        result: dict[str, Any] = {"probes": probes}
+        result["score"], result["score_interval"] = interval(score_of)
+        result["ranking"], result["ranking_interval"] = interval(ranking_of)
+        by_horizon = np.array([s[horizon] for s in summaries], dtype=float).sum(axis=0) / (probes * plans)
+        result["by_horizon"] = by_horizon.tolist()
+        return result
+
+    result = scored(column["agent_sq"], column["agreed"], "h_agent")
+    result["reference"] = {"action_blind": scored(column["blind_sq"], 0.5 * column["pairs"], "h_blind")}
     return result

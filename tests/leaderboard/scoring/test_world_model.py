@@ -68,3 +68,21 @@ def test_bad_input_is_refused_with_a_reason(change, message):
     actual = _truth(probes=5)
     with pytest.raises(ValueError, match=message):
         world_model_scores(*change(actual.copy(), actual, actual.mean(axis=(1, 2))))
+
+
+def test_summaries_give_the_same_scores_as_the_full_arrays():
+    from ceaseless.leaderboard.scoring.world_model import as_naive, probe_summary, scores_from_summaries
+
+    rng = np.random.default_rng(3)
+    actual = rng.normal(size=(12, 8, 16))
+    predicted = actual + rng.normal(scale=0.5, size=actual.shape)
+    naive = rng.normal(size=12)
+    full = world_model_scores(predicted, actual, naive, seed=1)
+    summaries = [probe_summary(p, a, n) for p, a, n in zip(predicted, actual, naive, strict=True)]
+    compact = scores_from_summaries(summaries, plans=8, seed=1)
+    for key in ("score", "ranking", "score_interval", "ranking_interval", "by_horizon"):
+        assert np.allclose(compact[key], full[key]), key
+    blind = compact["reference"]["action_blind"]
+    assert blind["ranking"] == 0.5 and 0.0 < blind["score"] <= 1.0
+    as_naive_everywhere = scores_from_summaries([as_naive(s) for s in summaries], plans=8)
+    assert as_naive_everywhere["score"] == 0.0 and as_naive_everywhere["ranking"] == 0.5
