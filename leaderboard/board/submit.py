@@ -184,16 +184,34 @@ def check_bundle(bundle: Path | str, suite: Suite, agent: AgentSpec, seeds: dict
 
 def _ensure_references(store: Store, suite: Suite, seeds: dict[str, list[int]], on_world=None) -> list[tuple]:
     """Reference returns the store lacks, computed here (never taken from a bundle)."""
-    new = []
-    for index, entry in enumerate(suite.entries):
-        if on_world is not None:
-            on_world(index, entry.world_id)
+    jobs = []
+    for entry in suite.entries:
         wanted = [s for s in seeds[entry.world_id]
                   if store.reference(entry.world_id, entry.config_dict, entry.steps, s) is None]
         if wanted:
-            for seed, ref in references(entry.world_id, entry.config_dict, wanted, entry.steps).items():
-                new.append((entry.world_id, entry.config_dict, entry.steps, seed, ref.G_fallback, ref.G_oracle,
-                            ref.curve_oracle))
+            jobs.append((entry.world_id, entry.config_dict, wanted, entry.steps))
+    new = []
+    workers = min(len(jobs), os.cpu_count() or 1)
+    if workers > 1:  # one world per process: the quickstart computes every world's references
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
+
+        with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+            done = pool.map(references, *zip(*jobs))
+            outcomes = []
+            for index, outcome in enumerate(done):
+                if on_world is not None:
+                    on_world(index, jobs[index][0])
+                outcomes.append(outcome)
+    else:
+        outcomes = []
+        for index, job in enumerate(jobs):
+            if on_world is not None:
+                on_world(index, job[0])
+            outcomes.append(references(*job))
+    for (world_id, config, _, steps), found in zip(jobs, outcomes):
+        for seed, ref in found.items():
+            new.append((world_id, config, steps, seed, ref.G_fallback, ref.G_oracle, ref.curve_oracle))
     return new
 
 
