@@ -25,11 +25,12 @@ from pathlib import Path
 
 import numpy as np
 
+from ceaseless.baselines.deep import BOARD as DEEP_BOARD
 from ceaseless.worlds.suites import UNLIMITED, get_suite
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "leaderboard" / "results" / "baselines"
-DEEP = {"stream-q", "stream-ac", "stream-q-l2init", "sb3-ppo", "sb3-dqn"}
+DEEP = {name for name, _, _ in DEEP_BOARD}
 
 
 def load(suite_name: str) -> tuple[dict, dict]:
